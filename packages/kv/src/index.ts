@@ -9,3 +9,4 @@ export * from "./rng.js";
 export * from "./history.js";
 export * from "./reply.js";
 export * from "./memory-store.js";
+export * from "./clocks/index.js";
