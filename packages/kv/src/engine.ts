@@ -116,6 +116,8 @@ export interface EngineDefinition<M = unknown> {
   options: readonly OptionSpec[];
   /** Default cluster size for simulations. */
   defaultNodes?: number;
+  /** Largest cluster the engine supports (the one-node reference: 1). */
+  maxNodes?: number;
   create(init: EngineInit): EngineCore<M>;
   /** What the engine promises under these (defaulted) options. Broken variants declare what the real one would. */
   supports(options: EngineOptions): Supports;

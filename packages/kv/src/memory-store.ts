@@ -114,6 +114,7 @@ export const memoryEngine: EngineDefinition<never> = {
   description: "one-node reference engine: a map applied in arrival order (the baseline)",
   options: [],
   defaultNodes: 1,
+  maxNodes: 1,
   create: (init) => new MemoryCore(init),
   supports: () => MEMORY_SUPPORTS,
 };
