@@ -1,1 +1,12 @@
-export {};
+export { DEFAULT_MAX_PENDING, Driver, type DriverCounters, type DriverIo } from "./driver.js";
+export { createLogger } from "./logger.js";
+export { DEFAULT_TICK_MS, Node, type NodeConfig, type NodeStatusReport, sortIds, type TlsFiles } from "./node.js";
+export type {
+  LoggerLike,
+  NodeTransport,
+  TransportFactory,
+  TransportHandlersLike,
+  TransportSettings,
+} from "./node-transport.js";
+export { type LocalCluster, type LocalClusterOptions, startLocalCluster } from "./local-cluster.js";
+export { freePorts } from "./ports.js";
