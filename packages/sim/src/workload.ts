@@ -1,0 +1,225 @@
+import {
+  type ClientReply,
+  type ClientRequest,
+  type HistoryEvent,
+  type HistoryF,
+  OP_TO_F,
+  type RequestOptions,
+  type Rng,
+  isDefinite,
+  isKvErrorCode,
+} from "@consistency-lab/kv";
+import type { SimCluster } from "./sim-cluster.js";
+import type { PlannedOp, WorkloadPlan, WorkloadSpec } from "./types.js";
+
+/** keyName is the name of the i-th workload key. */
+export function keyName(i: number): string {
+  return `k${i}`;
+}
+
+/**
+ * generatePlan draws every client's op list from `rng`. Written values are unique per key (`"<client>-<n>"`);
+ * a cas leaves `expected` open so the client compares against the value it last saw of that key.
+ */
+export function generatePlan(rng: Rng, spec: WorkloadSpec): WorkloadPlan {
+  const weights: [PlannedOp["op"], number][] = [
+    ["get", spec.mix.read ?? 0],
+    ["put", spec.mix.write ?? 0],
+    ["cas", spec.mix.cas ?? 0],
+    ["delete", spec.mix.delete ?? 0],
+  ];
+  const total = weights.reduce((a, [, w]) => a + Math.max(0, w), 0);
+  if (!(total > 0)) throw new TypeError("workload mix has no positive weight");
+  const clients: PlannedOp[][] = [];
+  for (let c = 0; c < spec.clients; c++) {
+    const count = Math.floor(spec.ops / spec.clients) + (c < spec.ops % spec.clients ? 1 : 0);
+    const ops: PlannedOp[] = [];
+    for (let i = 0; i < count; i++) {
+      let x = rng.next() * total;
+      let op: PlannedOp["op"] = "get";
+      for (const [o, w] of weights) {
+        if (w <= 0) continue;
+        op = o;
+        if (x < w) break;
+        x -= w;
+      }
+      const key = keyName(rng.int(Math.max(1, spec.keys)));
+      if (op === "put" || op === "cas") ops.push({ op, key, value: `${c}-${i}` });
+      else ops.push({ op, key });
+    }
+    clients.push(ops);
+  }
+  return { clients };
+}
+
+interface ClientState {
+  process: number;
+  clientId: string;
+  node: string;
+  ops: PlannedOp[];
+  next: number;
+  seq: number;
+  token: string | undefined;
+  contexts: Map<string, string>;
+  lastSeen: Map<string, string | null>;
+  /** Number of the op in flight; 0 when idle. Stale callbacks compare against it. */
+  inflight: number;
+  opCount: number;
+  done: boolean;
+}
+
+/** WorkloadRun is a running client workload. */
+export interface WorkloadRun {
+  /** True once every client has completed its last op. */
+  isDone(): boolean;
+}
+
+/** WorkloadOptions configures `startWorkload`. */
+export interface WorkloadOptions {
+  cluster: SimCluster;
+  plan: WorkloadPlan;
+  spec: WorkloadSpec;
+  requestOptions: RequestOptions | undefined;
+  history: HistoryEvent[];
+  rng: Rng;
+}
+
+/** timeNs is the history time of virtual ms `ms`. */
+export function timeNs(ms: number): number {
+  return Math.round(ms * 1e6);
+}
+
+function historyValue(op: PlannedOp["op"], value: string | undefined, expected: string | null): unknown {
+  if (op === "put") return value;
+  if (op === "cas") return [expected, value];
+  return null;
+}
+
+/**
+ * startWorkload starts one process per plan list. Each has one op in flight, thinks between ops, starts at node
+ * `i mod N`, may move to a random node before an op, follows KV_NOT_LEADER hints within the op's deadline
+ * (the refusal is definite, so retrying with the same session seq is safe), and records ARCHITECTURE §4 events.
+ */
+export function startWorkload(o: WorkloadOptions): WorkloadRun {
+  const { cluster: c, spec, history, rng } = o;
+  const nodes = c.nodes;
+  const clients: ClientState[] = o.plan.clients.map((ops, i) => ({
+    process: i,
+    clientId: `c${i}`,
+    node: nodes[i % nodes.length]!,
+    ops,
+    next: 0,
+    seq: 0,
+    token: undefined,
+    contexts: new Map(),
+    lastSeen: new Map(),
+    inflight: 0,
+    opCount: 0,
+    done: ops.length === 0,
+  }));
+  let remaining = clients.filter((cl) => !cl.done).length;
+
+  const think = () => Math.round(rng.next() * 2 * spec.thinkMs * 1000) / 1000;
+
+  const nextOp = (cl: ClientState) => {
+    if (cl.next >= cl.ops.length) {
+      cl.done = true;
+      remaining--;
+      return;
+    }
+    if (spec.switchNodeRate > 0 && rng.chance(spec.switchNodeRate)) cl.node = rng.pick(nodes);
+    const p = cl.ops[cl.next++]!;
+    const f: HistoryF = OP_TO_F[p.op];
+    const expected = p.op === "cas" ? (p.expected !== undefined ? p.expected : (cl.lastSeen.get(p.key) ?? null)) : null;
+    const value = historyValue(p.op, p.value, expected);
+    history.push({ process: cl.process, type: "invoke", f, key: p.key, value, time: timeNs(c.now), session: cl.clientId });
+    const opNo = ++cl.opCount;
+    cl.inflight = opNo;
+    cl.seq++;
+    let options = o.requestOptions;
+    const ctx = p.op === "get" ? undefined : cl.contexts.get(p.key);
+    if (ctx !== undefined) options = { ...(options ?? {}), context: ctx };
+    const req: Omit<ClientRequest, "id"> = { op: p.op, key: p.key, session: { clientId: cl.clientId, seq: cl.seq } };
+    if (p.value !== undefined && (p.op === "put" || p.op === "cas")) req.value = p.value;
+    if (p.op === "cas") req.expected = expected;
+    if (options !== undefined) req.options = options;
+    const deadline = c.now + spec.deadlineMs;
+    let currentId = "";
+
+    const complete = (ev: Omit<HistoryEvent, "process" | "f" | "key" | "time" | "session">) => {
+      cl.inflight = 0;
+      history.push({ process: cl.process, f, key: p.key, value, ...ev, time: timeNs(c.now), session: cl.clientId });
+      c.after(think(), () => nextOp(cl));
+    };
+
+    const onReply = (reply: ClientReply) => {
+      if (cl.inflight !== opNo) return;
+      if (reply.token !== undefined) cl.token = reply.token;
+      const node = reply.meta?.node ?? cl.node;
+      const err = reply.error;
+      if (err !== undefined) {
+        const hint = err.leader;
+        if (err.code === "KV_NOT_LEADER" && hint !== undefined && hint !== cl.node && nodes.includes(hint) && c.now < deadline) {
+          cl.node = hint;
+          send();
+          return;
+        }
+        const definite = isKvErrorCode(err.code) ? isDefinite(err.code) : false;
+        complete({ type: definite ? "fail" : "info", error: err.code, node });
+        return;
+      }
+      if (!reply.ok) {
+        complete({ type: "info", error: "KV_PROTOCOL", node });
+        return;
+      }
+      if (reply.context !== undefined) cl.contexts.set(p.key, reply.context);
+      switch (p.op) {
+        case "get": {
+          const values = reply.values;
+          if (values !== undefined && values.length > 1) {
+            complete({ type: "ok", values: [...values], value: undefined, node });
+          } else {
+            const v = values !== undefined && values.length === 1 ? values[0]! : (reply.value ?? null);
+            cl.lastSeen.set(p.key, v);
+            complete({ type: "ok", value: v, node });
+          }
+          return;
+        }
+        case "put":
+          cl.lastSeen.set(p.key, p.value ?? null);
+          complete({ type: "ok", node });
+          return;
+        case "delete":
+          cl.lastSeen.set(p.key, null);
+          complete({ type: "ok", node });
+          return;
+        case "cas":
+          if (reply.swapped === true) {
+            cl.lastSeen.set(p.key, p.value ?? null);
+            complete({ type: "ok", node });
+          } else {
+            complete({ type: "fail", node });
+          }
+          return;
+      }
+    };
+
+    const send = () => {
+      if (cl.token !== undefined) req.session = { clientId: cl.clientId, seq: cl.seq, token: cl.token };
+      currentId = c.submit(cl.node, req, onReply);
+    };
+
+    c.at(deadline, () => {
+      if (cl.inflight !== opNo) return;
+      c.cancel(currentId);
+      complete({ type: "info", error: "KV_TIMEOUT", node: cl.node });
+    });
+    send();
+  };
+
+  for (const cl of clients) {
+    if (cl.done) continue;
+    c.after(Math.round(rng.next() * spec.thinkMs * 1000) / 1000, () => nextOp(cl));
+  }
+  return { isDone: () => remaining === 0 };
+}
