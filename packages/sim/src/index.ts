@@ -12,3 +12,16 @@ export { horizonMs, isFaultSchedule, materialize, runSimulation } from "./run-si
 export type { Materialized } from "./run-simulation.js";
 export { echoEngine, forwardEngine, EchoCore, ForwardCore } from "./testing.js";
 export type { EchoMessage, ForwardMessage } from "./testing.js";
+export {
+  ScenarioError,
+  checkTargets,
+  formatErrors,
+  parseScenario,
+  scenarioSchema,
+  scenarioToConfig,
+  validateFaultSteps,
+} from "./scenario.js";
+export { fromReplayFile, toReplayFile } from "./replay.js";
+export type { ReplayFile } from "./replay.js";
+export { shrink } from "./shrink.js";
+export type { ShrinkOptions } from "./shrink.js";
