@@ -1,0 +1,626 @@
+import {
+  type AdminCommand,
+  type ClientReply,
+  type ClientRequest,
+  type EngineCore,
+  type EngineInit,
+  type Envelope,
+  errorReply,
+  KvError,
+  type NodeId,
+  type NodeStatus,
+  type PersistOp,
+  type Ready,
+  type Rng,
+  validateRequest,
+} from "@consistency-lab/kv";
+import { parseWriteConcern, requiredFollowerAcks, resolveConfig, type SingleLeaderConfig } from "./config.js";
+import type {
+  AppendRequest,
+  AppendResponse,
+  HardState,
+  LogEntry,
+  SingleLeaderMessage,
+  VoteRequest,
+  VoteResponse,
+} from "./messages.js";
+
+const HARD_STATE_KEY = "hs";
+const LOG_PREFIX = "log/";
+/** Entries per append message, so a far-behind follower catches up in bounded messages. */
+const MAX_BATCH = 64;
+
+/** Role of a node in its current epoch. */
+export type Role = "leader" | "follower" | "candidate";
+
+interface Progress {
+  /** Highest index known to match the leader's log on that follower (acknowledged in this epoch). */
+  match: number;
+  /** Next index to send. */
+  next: number;
+  /** Whether the follower acknowledged anything in this epoch; until then the leader probes without pipelining. */
+  acked: boolean;
+}
+
+interface PendingWrite {
+  id: string;
+  index: number;
+  need: number;
+  deadline: number;
+  swapped?: boolean;
+}
+
+interface ParkedRead {
+  req: ClientRequest;
+  token: number;
+  deadline: number;
+}
+
+/**
+ * SingleLeaderCore is one node of a single-leader replicated KV store (DDIA ch. 5 "Leaders and Followers"): the
+ * leader orders every write into a replication log, followers apply the log as it arrives, and the leader
+ * acknowledges a client once as many followers as the write concern and follower mode ask for hold the write
+ * durably. Leadership changes by election (automatic failover) or an operator's `promote`; every leadership has an
+ * epoch, a node grants one vote per epoch, and a node that has seen a newer epoch refuses replication from an older
+ * one, which is what fences a deposed leader (DDIA ch. 9 "Epoch numbering and quorums").
+ *
+ * What this can and cannot prevent: a majority vote with an up-to-date-log check means one leader per epoch and,
+ * with `w: majority`, no acknowledged write is lost across failover. It cannot stop a deposed leader that has not
+ * yet heard of the newer epoch from serving stale reads, nor from acknowledging `w: 1` writes that the new leader
+ * never saw; those are rolled back (and counted in `status().rolledBack`) when it rejoins.
+ */
+export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
+  readonly id: NodeId;
+  readonly cfg: SingleLeaderConfig;
+  private readonly members: NodeId[];
+  private readonly peers: NodeId[];
+  private readonly rng: Rng;
+
+  private epoch = 1;
+  private votedFor: NodeId | null = null;
+  private leader: NodeId | null = null;
+  private role: Role = "follower";
+  /** Invariant: log[i - 1] is the entry at position i; positions start at 1. */
+  private log: LogEntry[] = [];
+  private data = new Map<string, string>();
+  private now: number;
+
+  private lastHeard: number;
+  private caughtUpAt = Number.NEGATIVE_INFINITY;
+  private electionDeadline = 0;
+  /** Set once a node learns it was deposed; its later writes are refused with KV_FENCED. */
+  private deposed = false;
+  private progress = new Map<NodeId, Progress>();
+  private pending: PendingWrite[] = [];
+  private lastHeartbeat = Number.NEGATIVE_INFINITY;
+  private votes = new Set<NodeId>();
+  private forcedElection = false;
+  private promotes: string[] = [];
+  private parked: ParkedRead[] = [];
+
+  private out: { persist: PersistOp[]; send: Envelope<SingleLeaderMessage>[]; replies: ClientReply[] } = {
+    persist: [],
+    send: [],
+    replies: [],
+  };
+  private counters = { rolledBack: 0, fenced: 0, elections: 0, timeouts: 0, aborted: 0 };
+
+  constructor(init: EngineInit, overrides: { fencing?: boolean } = {}) {
+    this.id = init.id;
+    this.members = [...init.peers];
+    this.peers = this.members.filter((p) => p !== init.id);
+    this.rng = init.rng;
+    this.cfg = resolveConfig(init.options, overrides.fencing ?? true);
+    this.now = init.now;
+    this.lastHeard = init.now;
+    this.restore(init.records);
+    this.resetElectionDeadline();
+  }
+
+  private restore(records: ReadonlyMap<string, unknown>): void {
+    const hs = records.get(HARD_STATE_KEY) as HardState | undefined;
+    if (hs) {
+      this.epoch = hs.epoch;
+      this.votedFor = hs.votedFor;
+      this.leader = hs.leader;
+    } else {
+      // Epoch 1 is led by the first member by configuration, so the cluster starts without an election.
+      this.epoch = 1;
+      this.leader = this.members[0] ?? null;
+      this.votedFor = this.leader;
+    }
+    const entries: [number, LogEntry][] = [];
+    for (const [k, v] of records) {
+      if (k.startsWith(LOG_PREFIX)) entries.push([Number(k.slice(LOG_PREFIX.length)), v as LogEntry]);
+    }
+    entries.sort((a, b) => a[0] - b[0]);
+    entries.forEach(([index, e], i) => {
+      // Invariant: persisted positions are contiguous from 1 (truncation deletes a suffix in one batch).
+      if (index !== i + 1) throw new Error(`single-leader: log position ${index} found where ${i + 1} expected`);
+      this.log.push(e);
+    });
+    this.rebuild();
+    if (this.leader === this.id) this.becomeLeaderState();
+  }
+
+  // ------------------------------------------------------------------ log
+
+  private get lastIndex(): number {
+    return this.log.length;
+  }
+
+  private epochAt(index: number): number {
+    return index <= 0 ? 0 : (this.log[index - 1]?.epoch ?? 0);
+  }
+
+  private appendEntry(e: LogEntry): number {
+    this.log.push(e);
+    const index = this.log.length;
+    this.out.persist.push({ type: "put", key: LOG_PREFIX + index, value: e });
+    this.applyEntry(e);
+    return index;
+  }
+
+  /** truncateFrom drops positions >= index; their writes are rolled back (DDIA: lost async writes). */
+  private truncateFrom(index: number): void {
+    for (let i = this.log.length; i >= index; i--) {
+      this.out.persist.push({ type: "del", key: LOG_PREFIX + i });
+      if (this.log[i - 1]?.key !== undefined) this.counters.rolledBack++;
+    }
+    this.log.length = index - 1;
+    this.rebuild();
+  }
+
+  private applyEntry(e: LogEntry): void {
+    if (e.key === undefined) return;
+    if (e.value === null || e.value === undefined) this.data.delete(e.key);
+    else this.data.set(e.key, e.value);
+  }
+
+  private rebuild(): void {
+    this.data = new Map();
+    for (const e of this.log) this.applyEntry(e);
+  }
+
+  private persistHardState(): void {
+    const hs: HardState = { epoch: this.epoch, votedFor: this.votedFor, leader: this.leader };
+    this.out.persist.push({ type: "put", key: HARD_STATE_KEY, value: hs });
+  }
+
+  // ------------------------------------------------------------------ roles
+
+  private resetElectionDeadline(): void {
+    // Randomised so that followers rarely stand at once and split the vote (Raft §5.2).
+    const t = this.cfg.failoverTimeoutMs;
+    this.electionDeadline = this.now + t + this.rng.int(Math.max(1, t));
+  }
+
+  private becomeLeaderState(): void {
+    this.role = "leader";
+    this.leader = this.id;
+    this.deposed = false;
+    this.progress = new Map(this.peers.map((p) => [p, { match: 0, next: this.lastIndex + 1, acked: false }]));
+    this.lastHeartbeat = Number.NEGATIVE_INFINITY;
+  }
+
+  private becomeLeader(): void {
+    this.becomeLeaderState();
+    this.persistHardState();
+    // A no-op in the new epoch makes leftovers of older epochs on followers conflict and be truncated.
+    this.appendEntry({ epoch: this.epoch });
+    this.broadcastAppend();
+    this.lastHeartbeat = this.now;
+    for (const id of this.promotes) this.out.replies.push({ id, ok: true, meta: this.meta() });
+    this.promotes = [];
+  }
+
+  /** stepDown makes this node a follower of `epoch` (led by `leader` when known). */
+  private stepDown(epoch: number, leader: NodeId | null): void {
+    if (this.role === "leader") {
+      this.deposed = true;
+      // A pending write may or may not survive in the new leader's log: outcome unknown.
+      for (const p of this.pending) {
+        this.counters.aborted++;
+        this.out.replies.push(errorReply(p.id, new KvError("KV_ABORTED", "leader deposed before the write concern was met"), this.meta()));
+      }
+      this.pending = [];
+      this.progress = new Map();
+    }
+    if (this.role === "candidate") this.failPromotes("a newer epoch exists");
+    this.role = "follower";
+    if (epoch > this.epoch) {
+      this.epoch = epoch;
+      this.votedFor = null;
+    }
+    this.leader = leader;
+    this.persistHardState();
+    this.resetElectionDeadline();
+  }
+
+  private startElection(forced: boolean): void {
+    this.counters.elections++;
+    this.epoch += 1;
+    this.role = "candidate";
+    this.votedFor = this.id;
+    this.leader = null;
+    this.votes = new Set([this.id]);
+    this.forcedElection = forced;
+    this.persistHardState();
+    this.resetElectionDeadline();
+    if (this.votes.size >= this.quorum()) {
+      this.becomeLeader();
+      return;
+    }
+    const { lastIndex } = this;
+    for (const to of this.peers) {
+      this.send(to, { type: "vote-request", epoch: this.epoch, lastIndex, lastEpoch: this.epochAt(lastIndex), forced });
+    }
+  }
+
+  private failPromotes(why: string): void {
+    for (const id of this.promotes) {
+      this.out.replies.push(errorReply(id, new KvError("KV_UNAVAILABLE", `promote failed: ${why}`), this.meta()));
+    }
+    this.promotes = [];
+  }
+
+  private quorum(): number {
+    return Math.floor(this.members.length / 2) + 1;
+  }
+
+  // ------------------------------------------------------------------ EngineCore
+
+  step(from: NodeId, m: SingleLeaderMessage): void {
+    switch (m.type) {
+      case "append":
+        return this.handleAppend(from, m);
+      case "append-response":
+        return this.handleAppendResponse(from, m);
+      case "vote-request":
+        return this.handleVoteRequest(from, m);
+      case "vote-response":
+        return this.handleVoteResponse(from, m);
+    }
+  }
+
+  tick(now: number): void {
+    if (now > this.now) this.now = now;
+    if (this.role === "leader") {
+      if (this.now - this.lastHeartbeat >= this.cfg.heartbeatMs) {
+        this.lastHeartbeat = this.now;
+        for (const p of this.progress.values()) if (p.acked) p.next = p.match + 1;
+        this.broadcastAppend();
+      }
+      const expired = this.pending.filter((p) => p.deadline <= this.now);
+      if (expired.length > 0) {
+        this.pending = this.pending.filter((p) => p.deadline > this.now);
+        for (const p of expired) {
+          this.counters.timeouts++;
+          this.out.replies.push(errorReply(p.id, new KvError("KV_TIMEOUT", "write concern not met in time"), this.meta()));
+        }
+      }
+    } else if (this.now >= this.electionDeadline) {
+      if (this.role === "candidate" && (this.forcedElection || this.cfg.failover === "manual")) {
+        // An operator's promote that found no majority: give up rather than keep deposing whoever leads.
+        this.failPromotes("no majority of votes");
+        this.role = "follower";
+        this.resetElectionDeadline();
+      } else if (this.cfg.failover === "auto") {
+        this.startElection(false);
+      } else {
+        this.resetElectionDeadline();
+      }
+    }
+    if (this.parked.length > 0) this.serveParked();
+  }
+
+  request(req: ClientRequest): void {
+    try {
+      validateRequest(req);
+    } catch (e) {
+      this.out.replies.push(errorReply(req.id, e as KvError, this.meta()));
+      return;
+    }
+    if (req.op === "get") return this.read(req);
+    const w = req.options?.w === undefined ? this.cfg.w : parseWriteConcern(req.options.w);
+    if (w === undefined || (typeof w === "number" && w > this.members.length)) {
+      return this.refuse(req, "KV_INVALID_ARGUMENT", `w must be 1..${this.members.length} or "majority"`);
+    }
+    if (this.role !== "leader") {
+      if (this.deposed) {
+        this.counters.fenced++;
+        return this.refuse(req, "KV_FENCED", `deposed: epoch ${this.epoch} has another leader`);
+      }
+      return this.refuse(req, "KV_NOT_LEADER", "not the leader");
+    }
+    let entry: LogEntry;
+    let swapped: boolean | undefined;
+    if (req.op === "cas") {
+      const current = this.data.get(req.key) ?? null;
+      if (current !== (req.expected ?? null)) {
+        this.out.replies.push({ id: req.id, ok: true, swapped: false, token: String(this.lastIndex), meta: this.meta() });
+        return;
+      }
+      swapped = true;
+      entry = { epoch: this.epoch, key: req.key, value: req.value! };
+    } else {
+      entry = { epoch: this.epoch, key: req.key, value: req.op === "put" ? req.value! : null };
+    }
+    const index = this.appendEntry(entry);
+    const need = requiredFollowerAcks(this.cfg, w, this.members.length);
+    const p: PendingWrite = { id: req.id, index, need, deadline: this.now + this.cfg.wTimeoutMs };
+    if (swapped !== undefined) p.swapped = swapped;
+    this.pending.push(p);
+    for (const to of this.peers) this.sendAppend(to);
+    // The reply is released only after this Ready's persist: persist before acknowledging (ARCHITECTURE §2).
+    this.maybeAck();
+  }
+
+  admin(cmd: AdminCommand): void {
+    if (cmd.command !== "promote") {
+      this.out.replies.push(errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`)));
+      return;
+    }
+    if (this.role === "leader") {
+      this.out.replies.push({ id: cmd.id, ok: true, meta: this.meta() });
+      return;
+    }
+    this.promotes.push(cmd.id);
+    if (this.role !== "candidate") this.startElection(true);
+  }
+
+  ready(): Ready<SingleLeaderMessage> {
+    const r = this.out;
+    this.out = { persist: [], send: [], replies: [] };
+    return r;
+  }
+
+  status(): NodeStatus {
+    const s: NodeStatus = {
+      id: this.id,
+      role: this.role,
+      leader: this.leader,
+      term: this.epoch,
+      lastIndex: this.lastIndex,
+      rolledBack: this.counters.rolledBack,
+      fenced: this.counters.fenced,
+      elections: this.counters.elections,
+      writeTimeouts: this.counters.timeouts,
+      aborted: this.counters.aborted,
+      deposed: this.deposed,
+    };
+    if (this.role === "leader") {
+      const matches = [this.lastIndex, ...[...this.progress.values()].map((p) => p.match)].sort((a, b) => b - a);
+      s.commitIndex = matches[this.quorum() - 1] ?? 0;
+      s.lag = Math.max(0, ...[...this.progress.values()].map((p) => this.lastIndex - p.match));
+    }
+    return s;
+  }
+
+  dump(): Map<string, string[]> {
+    return new Map([...this.data].map(([k, v]) => [k, [v]]));
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  private read(req: ClientRequest): void {
+    const from = req.options?.readFrom ?? "leader";
+    if (from === "leader") {
+      if (this.role !== "leader") return this.refuse(req, "KV_NOT_LEADER", "reads go to the leader");
+      this.replyRead(req, 0);
+      return;
+    }
+    let token = 0;
+    if (req.session?.token !== undefined) {
+      token = Number(req.session.token);
+      if (!Number.isSafeInteger(token) || token < 0) {
+        return this.refuse(req, "KV_INVALID_ARGUMENT", "session token is not a single-leader log position");
+      }
+    }
+    const maxStaleness = req.options?.maxStalenessMs ?? this.cfg.maxStalenessMs;
+    if (this.role !== "leader" && maxStaleness > 0 && this.now - this.caughtUpAt > maxStaleness) {
+      return this.refuse(req, "KV_UNAVAILABLE", `follower not caught up within ${maxStaleness} ms`);
+    }
+    if (this.lastIndex < token) {
+      // Read-your-writes on a follower: wait for the session's position (PostgreSQL remote_apply, MongoDB
+      // afterClusterTime), then give up with a definite refusal.
+      this.parked.push({ req, token, deadline: this.now + this.cfg.sessionWaitMs });
+      return;
+    }
+    this.replyRead(req, token);
+  }
+
+  private replyRead(req: ClientRequest, token: number): void {
+    this.out.replies.push({
+      id: req.id,
+      ok: true,
+      value: this.data.get(req.key) ?? null,
+      token: String(Math.max(token, this.lastIndex)),
+      meta: this.meta(),
+    });
+  }
+
+  private serveParked(): void {
+    const keep: ParkedRead[] = [];
+    for (const p of this.parked) {
+      if (this.lastIndex >= p.token) this.replyRead(p.req, p.token);
+      else if (this.now >= p.deadline) this.refuse(p.req, "KV_UNAVAILABLE", "follower behind the session token");
+      else keep.push(p);
+    }
+    this.parked = keep;
+  }
+
+  private refuse(req: ClientRequest, code: KvError["code"], message: string): void {
+    const leader = this.leader !== null && this.leader !== this.id ? { leader: this.leader } : undefined;
+    this.out.replies.push(errorReply(req.id, new KvError(code, message, leader), this.meta()));
+  }
+
+  private meta(): ClientReply["meta"] {
+    return { node: this.id, term: this.epoch, index: this.lastIndex, role: this.role };
+  }
+
+  // ------------------------------------------------------------------ replication
+
+  private send(to: NodeId, message: SingleLeaderMessage): void {
+    this.out.send.push({ to, message });
+  }
+
+  private broadcastAppend(): void {
+    for (const to of this.peers) this.sendAppend(to);
+  }
+
+  private sendAppend(to: NodeId): void {
+    const p = this.progress.get(to);
+    if (!p) return;
+    const prevIndex = Math.min(p.next - 1, this.lastIndex);
+    const entries = this.log.slice(prevIndex, prevIndex + MAX_BATCH);
+    this.send(to, {
+      type: "append",
+      epoch: this.epoch,
+      prevIndex,
+      prevEpoch: this.epochAt(prevIndex),
+      entries,
+      leaderLast: this.lastIndex,
+    });
+    // Pipeline only once the follower's position is known; while probing, resend from the same point.
+    if (p.acked) p.next = prevIndex + entries.length + 1;
+  }
+
+  private handleAppend(from: NodeId, m: AppendRequest): void {
+    if (this.cfg.fencing) {
+      if (m.epoch < this.epoch) {
+        // The fence: a node that has seen a newer epoch never takes replication from an older leader.
+        this.counters.fenced++;
+        this.send(from, { type: "append-response", epoch: this.epoch, ok: false, match: 0, hint: 0, fenced: true });
+        return;
+      }
+      if (m.epoch > this.epoch || this.role !== "follower" || this.leader !== from) {
+        if (this.role === "leader" && m.epoch === this.epoch) return; // cannot happen: one vote per epoch
+        this.stepDown(m.epoch, from);
+      }
+    } else {
+      // Broken variant: epochs are not checked, so whoever sends replication is followed.
+      if (this.role === "leader") return;
+      if (this.role === "candidate") this.failPromotes("another node replicates");
+      this.role = "follower";
+      if (m.epoch > this.epoch) this.epoch = m.epoch;
+      if (this.leader !== from) {
+        this.leader = from;
+        this.persistHardState();
+      }
+    }
+    this.lastHeard = this.now;
+    this.resetElectionDeadline();
+
+    if (m.prevIndex > this.lastIndex) {
+      this.send(from, { type: "append-response", epoch: this.epoch, ok: false, match: 0, hint: this.lastIndex + 1 });
+      return;
+    }
+    if (this.epochAt(m.prevIndex) !== m.prevEpoch) {
+      // Back up to the first position of the conflicting epoch (Raft §5.3 optimisation).
+      const bad = this.epochAt(m.prevIndex);
+      let i = m.prevIndex;
+      while (i > 1 && this.epochAt(i - 1) === bad) i--;
+      this.send(from, { type: "append-response", epoch: this.epoch, ok: false, match: 0, hint: Math.max(1, i) });
+      return;
+    }
+    m.entries.forEach((e, i) => {
+      const index = m.prevIndex + 1 + i;
+      if (index <= this.lastIndex) {
+        // Log matching: same position and epoch ⇒ same entry (Raft §5.3).
+        if (this.epochAt(index) === e.epoch) return;
+        this.truncateFrom(index);
+      }
+      this.appendEntry(e);
+    });
+    const match = m.prevIndex + m.entries.length;
+    if (match >= m.leaderLast) this.caughtUpAt = this.now;
+    // Sent after this Ready's persist: an ack means durable.
+    this.send(from, { type: "append-response", epoch: this.epoch, ok: true, match, hint: match + 1 });
+    if (this.parked.length > 0) this.serveParked();
+  }
+
+  private handleAppendResponse(from: NodeId, m: AppendResponse): void {
+    if (this.role !== "leader") return;
+    if (this.cfg.fencing) {
+      if (m.epoch > this.epoch) {
+        this.stepDown(m.epoch, null);
+        return;
+      }
+      if (m.epoch < this.epoch) return; // a reply to an earlier leadership of ours
+    }
+    const p = this.progress.get(from);
+    if (!p) return;
+    if (m.ok) {
+      p.acked = true;
+      if (m.match > p.match) p.match = Math.min(m.match, this.lastIndex);
+      if (p.next <= p.match) p.next = p.match + 1;
+      this.maybeAck();
+      if (p.match < this.lastIndex && p.next > this.lastIndex) p.next = p.match + 1;
+      if (p.next <= this.lastIndex) this.sendAppend(from);
+    } else if (!m.fenced) {
+      // Only without fencing can another leader rewrite a follower's log below what it acknowledged to us.
+      if (!this.cfg.fencing) p.match = Math.min(p.match, m.hint - 1);
+      p.next = Math.max(p.match + 1, Math.min(m.hint, this.lastIndex + 1));
+      this.sendAppend(from);
+    }
+  }
+
+  /** maybeAck acknowledges pending writes whose write concern is met. */
+  private maybeAck(): void {
+    if (this.pending.length === 0) return;
+    const done: PendingWrite[] = [];
+    this.pending = this.pending.filter((w) => {
+      let acks = 0;
+      for (const p of this.progress.values()) if (p.match >= w.index) acks++;
+      if (acks >= w.need) {
+        done.push(w);
+        return false;
+      }
+      return true;
+    });
+    for (const w of done) {
+      const r: ClientReply = { id: w.id, ok: true, token: String(w.index), meta: this.meta() };
+      if (w.swapped !== undefined) r.swapped = w.swapped;
+      this.out.replies.push(r);
+    }
+  }
+
+  // ------------------------------------------------------------------ elections
+
+  private isUpToDate(lastIndex: number, lastEpoch: number): boolean {
+    // Raft §5.4.1: later last epoch wins; same epoch, the longer log wins.
+    const myEpoch = this.epochAt(this.lastIndex);
+    return lastEpoch > myEpoch || (lastEpoch === myEpoch && lastIndex >= this.lastIndex);
+  }
+
+  private handleVoteRequest(from: NodeId, m: VoteRequest): void {
+    const deny = () => this.send(from, { type: "vote-response", epoch: this.epoch, granted: false });
+    if (m.epoch < this.epoch) return deny();
+    if (this.role === "leader" && !this.cfg.fencing) return deny(); // broken: a leader never steps down
+    // A node that hears from a live leader ignores unforced candidates, so a returning partitioned node cannot
+    // depose a working leader (Raft thesis §4.2.3).
+    const hearsLeader = this.role === "leader" || (this.leader !== null && this.now - this.lastHeard < this.cfg.failoverTimeoutMs);
+    if (!m.forced && hearsLeader && this.role !== "candidate") return deny();
+    if (m.epoch > this.epoch) this.stepDown(m.epoch, null);
+    const grant = (this.votedFor === null || this.votedFor === from) && this.isUpToDate(m.lastIndex, m.lastEpoch);
+    if (grant) {
+      this.votedFor = from;
+      this.persistHardState();
+      this.resetElectionDeadline();
+    }
+    // Sent after the persist of this Ready: a vote is never given on a record that is not durable.
+    this.send(from, { type: "vote-response", epoch: this.epoch, granted: grant });
+  }
+
+  private handleVoteResponse(from: NodeId, m: VoteResponse): void {
+    if (m.epoch > this.epoch) {
+      if (this.role === "leader" && !this.cfg.fencing) return;
+      this.stepDown(m.epoch, null);
+      return;
+    }
+    if (this.role !== "candidate" || m.epoch !== this.epoch || !m.granted) return;
+    this.votes.add(from);
+    if (this.votes.size >= this.quorum()) this.becomeLeader();
+  }
+}
