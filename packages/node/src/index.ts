@@ -10,3 +10,4 @@ export type {
 } from "./node-transport.js";
 export { type LocalCluster, type LocalClusterOptions, startLocalCluster } from "./local-cluster.js";
 export { freePorts } from "./ports.js";
+export { parseEndpoint, parseEndpoints, parseHostPort, parsePeers, readSecret } from "./config.js";
