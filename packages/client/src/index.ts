@@ -1,1 +1,3 @@
-export {};
+export { type AdminClient, connectAdmin } from "./admin-client.js";
+export { type ClientOptions, KvClient } from "./kv-client.js";
+export { type ConnectOptions, WireConnection } from "./wire-connection.js";

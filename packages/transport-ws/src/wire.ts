@@ -1,0 +1,141 @@
+import type {
+  AdminCommand,
+  ClientReply,
+  ClientRequest,
+  KvErrorCode,
+  NodeId,
+  NodeStatus,
+} from "@consistency-lab/kv";
+import type { FaultCommand } from "./faults.js";
+
+/** WIRE_VERSION is the wire-protocol version carried in every handshake; a mismatch is refused. */
+export const WIRE_VERSION = 1;
+
+/** Codec names a frame encoding. Text frames are always JSON, binary frames always msgpack. */
+export type Codec = "json" | "msgpack";
+
+/** Role is what the connecting side says it is in its hello. */
+export type Role = "peer" | "client" | "admin";
+
+/** HelloFrame is the first frame the connecting side sends. */
+export interface HelloFrame {
+  t: "hello";
+  v: number;
+  role: Role;
+  /** The sender's node id (peers only). */
+  id?: NodeId;
+  /** Cluster token for peer and client roles, admin token for the admin role. */
+  token: string;
+  codec: Codec;
+}
+
+/** WelcomeFrame accepts a hello: who answered and where every member can be reached. */
+export interface WelcomeFrame {
+  t: "welcome";
+  v: number;
+  id: NodeId;
+  members: Record<NodeId, string>;
+  codec: Codec;
+}
+
+/** ErrorFrame is a connection-level error; the sender closes the connection right after it. */
+export interface ErrorFrame {
+  t: "error";
+  code: KvErrorCode;
+  message: string;
+}
+
+export interface RequestFrame {
+  t: "req";
+  req: ClientRequest;
+}
+export interface ReplyFrame {
+  t: "rep";
+  rep: ClientReply;
+}
+export interface PeerFrame {
+  t: "msg";
+  m: unknown;
+}
+export interface StatusFrame {
+  t: "status";
+  id: string;
+}
+export interface StatusReplyFrame {
+  t: "status-rep";
+  id: string;
+  status: NodeStatus;
+}
+export interface AdminFrame {
+  t: "admin";
+  cmd: AdminCommand;
+}
+/** FaultFrame carries a fault command; `id` correlates the `rep` that acknowledges it. */
+export interface FaultFrame {
+  t: "fault";
+  id?: string;
+  cmd: FaultCommand;
+}
+
+/** Frame is every frame of wire version 1. */
+export type Frame =
+  | HelloFrame
+  | WelcomeFrame
+  | ErrorFrame
+  | RequestFrame
+  | ReplyFrame
+  | PeerFrame
+  | StatusFrame
+  | StatusReplyFrame
+  | AdminFrame
+  | FaultFrame;
+
+/**
+ * CLOSE_CODES are the WebSocket close codes the transport sends with each connection-level error
+ * (4000–4999 is the range RFC 6455 §7.4.2 leaves to applications). ws itself closes with 1009 for an oversized
+ * frame and 1007 for invalid UTF-8 in a text frame.
+ */
+export const CLOSE_CODES = {
+  KV_UNAUTHORIZED: 4001,
+  KV_VERSION_MISMATCH: 4002,
+  KV_PROTOCOL: 4003,
+  KV_OVERLOADED: 4004,
+  /** The server is shutting down (RFC 6455 "going away"). */
+  GOING_AWAY: 1001,
+  /** Message too big (RFC 6455), sent by ws when maxPayload is exceeded. */
+  TOO_BIG: 1009,
+} as const;
+
+/** closeCodeFor maps a connection-level error code to its close code. */
+export function closeCodeFor(code: KvErrorCode): number {
+  switch (code) {
+    case "KV_UNAUTHORIZED":
+      return CLOSE_CODES.KV_UNAUTHORIZED;
+    case "KV_VERSION_MISMATCH":
+      return CLOSE_CODES.KV_VERSION_MISMATCH;
+    case "KV_OVERLOADED":
+      return CLOSE_CODES.KV_OVERLOADED;
+    default:
+      return CLOSE_CODES.KV_PROTOCOL;
+  }
+}
+
+/** DEFAULTS are the transport's limits and timings; every one is overridable in TransportOptions. */
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  /** 2 MiB: a 1 MiB value (LIMITS.maxValueBytes) plus its key and envelope, with room for JSON escaping. */
+  maxPayload: 2 * 1024 * 1024,
+  codec: "msgpack" as Codec,
+  sendQueueLimit: 4096,
+  /** A connection that has not said hello within this time is closed (connection floods). */
+  handshakeTimeoutMs: 5000,
+  /** Requests in flight per client connection; more are answered KV_OVERLOADED. */
+  maxInFlight: 1024,
+  /** Open connections per node; more are refused with close code 1013 (try again later). */
+  maxConnections: 2048,
+  /** Reconnect backoff: min(max, base * 2^attempt), times a uniform factor in [0.5, 1) (equal jitter). */
+  backoffBaseMs: 50,
+  backoffMaxMs: 2000,
+  /** Bytes buffered in a peer socket beyond which further messages are dropped (the peer is not reading). */
+  maxBufferedBytes: 16 * 1024 * 1024,
+} as const;
