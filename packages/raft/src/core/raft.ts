@@ -1,0 +1,1117 @@
+import {
+  type AdminCommand,
+  type ClientReply,
+  type ClientRequest,
+  type EngineCore,
+  type EngineInit,
+  type Envelope,
+  KvError,
+  type NodeId,
+  type NodeStatus,
+  type PersistOp,
+  type ReadMode,
+  type Ready,
+  type Rng,
+  errorReply,
+  validateRequest,
+} from "@consistency-lab/kv";
+import { RaftLog, entryKey, entrySize } from "./log.js";
+import {
+  applyConfChange,
+  committedIndex,
+  isMember,
+  isVoter,
+  members,
+  quorumSize,
+  validateConfChange,
+} from "./membership.js";
+import { type RaftOptions, parseRaftOptions } from "./options.js";
+import {
+  type Progress,
+  becomeProbe,
+  becomeReplicate,
+  becomeSnapshot,
+  freeInflights,
+  isPaused,
+  maybeDecrTo,
+  maybeUpdate,
+  newProgress,
+  sentEntries,
+} from "./progress.js";
+import { ReadOnly, type ReadWaiter } from "./read-only.js";
+import { KvStateMachine } from "./state-machine.js";
+import type {
+  ApplyResult,
+  Command,
+  ConfCommand,
+  Entry,
+  HardState,
+  Membership,
+  PendingProposal,
+  RaftMessage,
+  Role,
+  Snapshot,
+} from "./types.js";
+
+/** Record keys of the durable state (ARCHITECTURE §2): hard state, one record per entry, the latest snapshot. */
+export const RECORD_HARD_STATE = "hs";
+export const RECORD_SNAPSHOT = "snap";
+
+/** RaftInit is what a RaftCore is constructed from: an EngineInit whose options may also be typed RaftOptions. */
+export interface RaftInit extends Omit<EngineInit, "options"> {
+  options?: EngineInit["options"] | Partial<RaftOptions>;
+}
+
+type StepFn = (r: RaftCore, from: NodeId, m: RaftMessage) => void;
+type TickFn = (r: RaftCore) => void;
+
+/**
+ * RaftCore is the Raft protocol (Ongaro & Ousterhout 2014; Ongaro's thesis 2014) as a deterministic state machine
+ * with no I/O, in the shape of etcd-io/raft: time only from `tick(now)`, randomness only from the injected rng,
+ * and all work handed out by `ready()`.
+ *
+ * Ready contract: `persist` (hard state `hs`, entries `e/<index>`, snapshot `snap`) is one atomic batch that must
+ * be durable before `send` and `replies` are released. `sendEarly` holds only a leader's append-requests, which
+ * may leave before its own append is durable (Raft thesis §10.2.1): the leader counts itself toward commit only
+ * for entries handed out in an earlier or the current persist batch, and every reply that depends on a commit
+ * is in `replies`, released after the batch.
+ */
+export class RaftCore implements EngineCore<RaftMessage> {
+  readonly id: NodeId;
+  readonly opts: RaftOptions;
+  private readonly rng: Rng;
+
+  // Durable state (Raft Figure 2).
+  term = 0;
+  vote: NodeId | null = null;
+  readonly log = new RaftLog();
+  membership: Membership;
+  readonly sm = new KvStateMachine();
+  /** The latest snapshot, sent to followers whose next entry was compacted away. */
+  snapshot: Snapshot | null = null;
+
+  // Volatile state.
+  role: Role = "follower";
+  leader: NodeId | null = null;
+  now: number;
+  private lastTickAt: number;
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  /** When this node last heard from a live leader (ms), for check-quorum vote refusal and leases. */
+  private lastLeaderContactAt = Number.NEGATIVE_INFINITY;
+  /** A restarted node refuses votes for one election timeout: it may have acknowledged a leader's lease. */
+  private voteGuardUntil: number;
+  private votes = new Map<NodeId, boolean>();
+  progress = new Map<NodeId, Progress>();
+  private sentCommit = new Map<NodeId, number>();
+  private pending = new Map<number, PendingProposal>();
+  private readonly reads = new ReadOnly();
+  private leaseUntil = 0;
+  private committedInTerm = false;
+  private pendingConfIndex = 0;
+  private leadTransferee: NodeId | null = null;
+  private transferAdminId: string | null = null;
+  private transferSent = false;
+  /** broken=early-commit: the leader's own entries reach the disk only on heartbeat ticks ("async fsync"). */
+  private lazyFlushDue = false;
+
+  // Output buffers.
+  private hsDirty = false;
+  private persistExtra: PersistOp[] = [];
+  private msgs: Envelope<RaftMessage>[] = [];
+  private early: Envelope<RaftMessage>[] = [];
+  private replies: ClientReply[] = [];
+
+  constructor(init: RaftInit) {
+    this.id = init.id;
+    this.opts = parseRaftOptions(init.options ?? {});
+    this.rng = init.rng;
+    this.now = init.now;
+    this.lastTickAt = init.now;
+    this.electionTicks = Math.max(1, Math.ceil(this.opts.electionTimeoutMs / this.opts.tickMs));
+    this.heartbeatTicks = Math.max(1, Math.floor(this.opts.heartbeatMs / this.opts.tickMs));
+    const voters = numberOfVoters(init.options) > 0 ? init.peers.slice(0, numberOfVoters(init.options)) : [...init.peers];
+    this.membership = { voters, learners: [] };
+    this.voteGuardUntil = init.now + this.opts.electionTimeoutMs;
+    this.log.allowCommittedOverwrite = this.opts.broken !== "none";
+    this.restore(init.records);
+    this.resetRandomizedElectionTimeout();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // EngineCore
+
+  step(from: NodeId, m: RaftMessage): void {
+    if (m.term > this.term) {
+      if (m.type === "vote-request" || m.type === "prevote-request") {
+        const force = m.type === "vote-request" && m.transfer === true;
+        // Check-quorum: a node that hears from a live leader refuses to help depose it (thesis §4.2.3, §6.4.1).
+        if (!force && this.inLease()) return;
+      }
+      if (m.type === "prevote-request" || (m.type === "prevote-response" && m.granted)) {
+        // Pre-vote never changes terms (thesis §9.6).
+      } else {
+        const isLeaderMsg = m.type === "append-request" || m.type === "heartbeat" || m.type === "snapshot-request";
+        this.becomeFollower(m.term, isLeaderMsg ? from : null);
+      }
+    } else if (m.term < this.term) {
+      if ((this.opts.checkQuorum || this.opts.preVote) && (m.type === "append-request" || m.type === "heartbeat")) {
+        // Tell a deposed leader about the newer term so it steps down (etcd-io/raft, stale leader handling).
+        this.send(from, { type: "append-response", term: this.term, success: false, index: 0 });
+      } else if (m.type === "prevote-request") {
+        this.send(from, { type: "prevote-response", term: this.term, granted: false });
+      }
+      return;
+    }
+
+    if (m.type === "vote-request" || m.type === "prevote-request") {
+      this.handleVoteRequest(from, m);
+    } else {
+      STEP[this.role](this, from, m);
+    }
+    this.afterEvent();
+  }
+
+  request(req: ClientRequest): void {
+    try {
+      validateRequest(req);
+    } catch (e) {
+      if (!(e instanceof KvError)) throw e;
+      this.replies.push(errorReply(req.id, e, this.meta()));
+      return;
+    }
+    if (req.op === "get") this.handleRead(req);
+    else this.propose(req);
+    this.afterEvent();
+  }
+
+  tick(now: number): void {
+    if (now < this.now) return;
+    this.now = now;
+    const ticks = Math.floor((now - this.lastTickAt) / this.opts.tickMs);
+    if (ticks <= 0) return;
+    this.lastTickAt += ticks * this.opts.tickMs;
+    // After a pause only the last few ticks matter: more than two election timeouts change nothing further.
+    const n = Math.min(ticks, 2 * this.electionTicks + 2);
+    for (let i = 0; i < n; i++) TICK[this.role === "leader" ? "leader" : "other"](this);
+    this.expireFollowerReads();
+    this.afterEvent();
+  }
+
+  ready(): Ready<RaftMessage> {
+    if (this.role === "leader") this.flushLeader();
+    else this.flushFollowerReads();
+
+    const persist: PersistOp[] = [];
+    if (this.hsDirty) {
+      // broken=no-persist-vote: the vote is kept in memory only, so a restart can vote twice in one term.
+      const hs: HardState = { term: this.term, vote: this.opts.broken === "no-persist-vote" ? null : this.vote };
+      persist.push({ type: "put", key: RECORD_HARD_STATE, value: hs });
+      this.hsDirty = false;
+    }
+    persist.push(...this.persistExtra);
+    this.persistExtra = [];
+    const lazy = this.opts.broken === "early-commit" && this.role === "leader" && !this.lazyFlushDue;
+    if (!lazy) {
+      this.flushEntries(persist);
+      this.lazyFlushDue = false;
+    }
+
+    // Everything in this batch is durable before the sends and replies below are released, so the leader may
+    // now count its own entries toward commit (thesis §10.2.1).
+    if (this.role === "leader" && this.maybeCommit()) {
+      this.applyCommitted();
+      this.flushLeader();
+    }
+    this.serveAppliedReads();
+
+    const out: Ready<RaftMessage> = { persist, send: this.msgs, replies: this.replies };
+    if (this.early.length > 0) out.sendEarly = this.early;
+    this.msgs = [];
+    this.early = [];
+    this.replies = [];
+    return out;
+  }
+
+  status(): NodeStatus {
+    return {
+      id: this.id,
+      role: this.roleName(),
+      leader: this.leader,
+      term: this.term,
+      commitIndex: this.log.committed,
+      lastIndex: this.log.lastIndex(),
+      applied: this.log.applied,
+      members: members(this.membership),
+      voters: [...this.membership.voters],
+      learners: [...this.membership.learners],
+    };
+  }
+
+  admin(cmd: AdminCommand): void {
+    const args = cmd.args ?? {};
+    const target = (args.to ?? args.node ?? args.id) as unknown;
+    if (typeof target !== "string" || target === "") {
+      this.replies.push(errorReply(cmd.id, new KvError("KV_INVALID_ARGUMENT", `${cmd.command} needs a node`), this.meta()));
+      return;
+    }
+    if (this.role !== "leader") {
+      this.replies.push(this.notLeader(cmd.id));
+      return;
+    }
+    switch (cmd.command) {
+      case "transfer-leader":
+        this.transferLeader(cmd.id, target);
+        break;
+      case "add-learner":
+      case "promote":
+      case "remove-member":
+        this.proposeConfChange(cmd.id, { kind: "conf", change: cmd.command, node: target });
+        break;
+      default:
+        this.replies.push(errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`), this.meta()));
+    }
+    this.afterEvent();
+  }
+
+  dump(): Map<string, string[]> {
+    return new Map([...this.sm.data].map(([k, v]) => [k, [v]]));
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Role transitions (etcd-io/raft: becomeFollower / becomePreCandidate / becomeCandidate / becomeLeader)
+
+  becomeFollower(term: number, leader: NodeId | null): void {
+    const wasLeader = this.role === "leader";
+    if (term > this.term) {
+      this.term = term;
+      this.vote = null;
+      this.hsDirty = true;
+    }
+    this.role = "follower";
+    this.leader = leader;
+    if (leader !== null) this.lastLeaderContactAt = this.now;
+    this.electionElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    if (wasLeader) this.stepDownCleanup();
+  }
+
+  becomePreCandidate(): void {
+    if (this.role === "leader") throw new Error("raft: leader cannot become pre-candidate");
+    this.role = "pre-candidate";
+    this.leader = null;
+    this.votes = new Map([[this.id, true]]);
+    this.electionElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    if (this.tally() === "won") {
+      this.becomeCandidate(false);
+      return;
+    }
+    for (const v of this.membership.voters) {
+      if (v === this.id) continue;
+      this.send(v, { type: "prevote-request", term: this.term + 1, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm() });
+    }
+  }
+
+  becomeCandidate(transfer: boolean): void {
+    if (this.role === "leader") throw new Error("raft: leader cannot become candidate");
+    this.term += 1;
+    this.vote = this.id;
+    this.hsDirty = true;
+    this.role = "candidate";
+    this.leader = null;
+    this.votes = new Map([[this.id, true]]);
+    this.electionElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    if (this.tally() === "won") {
+      this.becomeLeader();
+      return;
+    }
+    for (const v of this.membership.voters) {
+      if (v === this.id) continue;
+      const m: RaftMessage = { type: "vote-request", term: this.term, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm() };
+      if (transfer) m.transfer = true;
+      this.send(v, m);
+    }
+  }
+
+  becomeLeader(): void {
+    if (this.role === "follower") throw new Error("raft: follower cannot become leader");
+    this.role = "leader";
+    this.leader = this.id;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.progress = new Map();
+    this.sentCommit = new Map();
+    for (const p of members(this.membership)) {
+      if (p !== this.id) this.progress.set(p, newProgress(this.log.lastIndex() + 1, this.now));
+    }
+    this.leaseUntil = 0;
+    this.committedInTerm = false;
+    this.leadTransferee = null;
+    this.transferAdminId = null;
+    // Any conf entry not yet applied may still be in the log: no new change until it is (thesis §4.1).
+    this.pendingConfIndex = this.log.lastIndex();
+    // Raft §8: a leader commits a no-op of its term before it knows the commit index (and serves reads).
+    this.appendEntry({ kind: "noop" });
+  }
+
+  private campaign(transfer: boolean): void {
+    if (!this.isPromotable()) return;
+    if (this.opts.preVote && !transfer) this.becomePreCandidate();
+    else this.becomeCandidate(transfer);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Elections (Raft §5.2, §5.4.1; thesis §9.6 pre-vote)
+
+  private handleVoteRequest(from: NodeId, m: Extract<RaftMessage, { type: "vote-request" | "prevote-request" }>): void {
+    const pre = m.type === "prevote-request";
+    const canVote = pre ? m.term > this.term : this.vote === from || (this.vote === null && this.leader === null);
+    const granted = canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm);
+    if (granted && !pre) {
+      this.vote = from;
+      this.hsDirty = true;
+      this.electionElapsed = 0;
+    }
+    // The response is released only after the vote is durable (it travels in `send`, after `persist`).
+    this.send(from, { type: pre ? "prevote-response" : "vote-response", term: granted && pre ? m.term : this.term, granted });
+  }
+
+  private tally(): "won" | "lost" | "pending" {
+    const voters = this.membership.voters;
+    let yes = 0;
+    let no = 0;
+    for (const v of voters) {
+      const g = this.votes.get(v);
+      if (g === true) yes++;
+      else if (g === false) no++;
+    }
+    const q = quorumSize(voters);
+    if (yes >= q) return "won";
+    if (no > voters.length - q) return "lost";
+    return "pending";
+  }
+
+  private inLease(): boolean {
+    if (!this.opts.checkQuorum) return false;
+    if (this.now < this.voteGuardUntil) return true;
+    if (this.role === "leader") return true;
+    return this.leader !== null && this.now - this.lastLeaderContactAt < this.opts.electionTimeoutMs;
+  }
+
+  private isPromotable(): boolean {
+    return isVoter(this.membership, this.id);
+  }
+
+  resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.electionTicks + this.rng.int(this.electionTicks);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Ticks
+
+  tickElection(): void {
+    this.electionElapsed++;
+    if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign(false);
+    }
+  }
+
+  tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.opts.checkQuorum && !this.quorumActive()) {
+        // Check-quorum: a leader that cannot reach a quorum steps down (etcd-io/raft CheckQuorum).
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      if (this.leadTransferee !== null) this.abortTransfer();
+    }
+    if (this.role !== "leader") return;
+    if (this.heartbeatElapsed >= this.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.lazyFlushDue = true;
+      this.bcastHeartbeat();
+    }
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const v of this.membership.voters) {
+      if (v === this.id) {
+        active++;
+        continue;
+      }
+      const pr = this.progress.get(v);
+      if (pr?.recentActive) active++;
+    }
+    for (const pr of this.progress.values()) pr.recentActive = false;
+    return active >= quorumSize(this.membership.voters);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Replication (Raft §5.3; etcd-io/raft design.md flow control)
+
+  private appendEntry(cmd: Command): number {
+    const e: Entry = { index: this.log.lastIndex() + 1, term: this.term, cmd };
+    this.log.append([e]);
+    return e.index;
+  }
+
+  private propose(req: ClientRequest): void {
+    if (this.role !== "leader") {
+      this.replies.push(this.notLeader(req.id));
+      return;
+    }
+    if (this.leadTransferee !== null) {
+      this.replies.push(errorReply(req.id, new KvError("KV_UNAVAILABLE", "leadership transfer in progress"), this.meta()));
+      return;
+    }
+    if (this.log.lastIndex() - this.log.committed >= this.opts.maxUncommittedEntries) {
+      this.replies.push(errorReply(req.id, new KvError("KV_OVERLOADED", "too many uncommitted entries"), this.meta()));
+      return;
+    }
+    const cmd: Command = { kind: "kv", op: req.op as "put" | "delete" | "cas", key: req.key };
+    if (req.op === "put" || req.op === "cas") cmd.value = req.value!;
+    if (req.op === "cas") cmd.expected = req.expected ?? null;
+    if (req.session !== undefined) cmd.session = { clientId: req.session.clientId, seq: req.session.seq };
+    const index = this.appendEntry(cmd);
+    this.pending.set(index, { id: req.id, term: this.term, op: req.op as "put" | "delete" | "cas" });
+    // Without batching every proposal leaves at once in its own append-request.
+    if (!this.opts.batch) this.bcastAppend();
+  }
+
+  private proposeConfChange(id: string, c: ConfCommand): void {
+    const bad = validateConfChange(this.membership, c);
+    if (bad !== null) {
+      this.replies.push(errorReply(id, new KvError("KV_INVALID_ARGUMENT", bad), this.meta()));
+      return;
+    }
+    // One change at a time, and only once this term has a committed entry (the single-server change bug fix,
+    // raft-dev 2015 "bug in single-server membership changes").
+    if (!this.committedInTerm || this.pendingConfIndex > this.log.applied) {
+      this.replies.push(errorReply(id, new KvError("KV_UNAVAILABLE", "a configuration change is in progress"), this.meta()));
+      return;
+    }
+    if (c.change === "promote") {
+      const pr = this.progress.get(c.node);
+      if (pr === undefined || pr.match + this.opts.promoteMaxLag < this.log.lastIndex()) {
+        // Learners catch up before they vote (etcd design-learner.md).
+        this.replies.push(errorReply(id, new KvError("KV_UNAVAILABLE", `learner ${c.node} has not caught up`), this.meta()));
+        return;
+      }
+    }
+    const index = this.appendEntry(c);
+    this.pendingConfIndex = index;
+    this.pending.set(index, { id, term: this.term, op: "admin" });
+    if (!this.opts.batch) this.bcastAppend();
+  }
+
+  /** sendAppend sends one append-request to `to` if flow control allows; returns whether it sent. */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || isPaused(pr, this.opts.maxInflightMsgs, this.opts.maxInflightBytes)) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) return this.sendSnapshot(to, pr);
+    const entries = this.log.slice(pr.next, this.log.lastIndex(), this.opts.maxMsgEntries, this.opts.maxMsgBytes);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    let bytes = 0;
+    for (const e of entries) bytes += entrySize(e);
+    const m: RaftMessage = { type: "append-request", term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed };
+    if (pr.state === "replicate" && pr.inflights.length === 0 && entries.length > 0) pr.lastProgressAt = this.now;
+    sentEntries(pr, prevIndex + entries.length, bytes, entries.length);
+    this.sentCommit.set(to, this.log.committed);
+    // Thesis §10.2.1: the leader's appends may leave before its own write is durable, unless the hard state is
+    // still dirty (then nothing may leave early).
+    if (!this.hsDirty) this.early.push({ to, message: m });
+    else this.msgs.push({ to, message: m });
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+    if (this.snapshot === null) throw new Error("raft: follower needs compacted entries but there is no snapshot");
+    this.send(to, { type: "snapshot-request", term: this.term, snapshot: this.snapshot });
+    becomeSnapshot(pr, this.snapshot.index, this.now);
+    return true;
+  }
+
+  private bcastAppend(): void {
+    for (const p of this.progress.keys()) this.sendAppend(p, false);
+  }
+
+  /** flushLeader sends what is pending: reads to confirm, entries to pipeline, commit indexes to announce. */
+  private flushLeader(): void {
+    if (this.reads.hasUnassigned()) this.bcastHeartbeat();
+    for (const [p, pr] of this.progress) {
+      let sent = false;
+      // Pipelining: keep sending while the follower is in replicate state and the window has room.
+      for (let k = 0; k < this.opts.maxInflightMsgs + 1; k++) {
+        if (!this.sendAppend(p, false)) break;
+        sent = true;
+        if (pr.state !== "replicate" || pr.next > this.log.lastIndex()) break;
+      }
+      if (!sent && (this.sentCommit.get(p) ?? 0) < this.log.committed && pr.match >= this.log.committed) {
+        this.sendAppend(p, true);
+      }
+    }
+  }
+
+  private bcastHeartbeat(): void {
+    const ctx = ++this.reads.lastCtx;
+    this.reads.rounds.push({ ctx, index: this.log.committed, sentAt: this.now, reads: this.reads.unassigned });
+    this.reads.unassigned = [];
+    for (const [p, pr] of this.progress) {
+      // Raft §5.3: commit only up to what the follower is known to hold, so it never commits a foreign suffix.
+      this.send(p, { type: "heartbeat", term: this.term, commit: Math.min(this.log.committed, pr.match), ctx });
+    }
+    this.maybeConfirmReads();
+  }
+
+  /** maybeCommit advances the commit index to what a quorum of voters holds (Raft §5.3, §5.4.2). */
+  maybeCommit(): boolean {
+    const selfMatch = this.opts.broken === "early-commit" ? this.log.lastIndex() : this.log.stable;
+    const idx = committedIndex(this.membership.voters, (id) => (id === this.id ? selfMatch : (this.progress.get(id)?.match ?? 0)));
+    if (idx <= this.log.committed) return false;
+    // Raft §5.4.2 / Figure 8: only an entry of the current term is committed by counting replicas; earlier
+    // entries are committed indirectly. broken=figure8 skips this check.
+    if (this.opts.broken !== "figure8" && this.log.term(idx) !== this.term) return false;
+    this.log.committed = idx;
+    return true;
+  }
+
+  /** @internal */
+  handleAppendResponse(from: NodeId, m: Extract<RaftMessage, { type: "append-response" }>): void {
+    const pr = this.progress.get(from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (!m.success) {
+      let hint = m.hintIndex ?? m.index - 1;
+      if (m.hintTerm !== undefined && m.hintTerm > 0) hint = this.log.findConflictByTerm(hint, m.hintTerm).index;
+      if (maybeDecrTo(pr, m.index, hint)) {
+        if (pr.state === "replicate") becomeProbe(pr);
+        this.sendAppend(from, false);
+      }
+      return;
+    }
+    const oldPaused = isPaused(pr, this.opts.maxInflightMsgs, this.opts.maxInflightBytes);
+    if (maybeUpdate(pr, m.index, this.now)) {
+      if (pr.state === "probe") becomeReplicate(pr);
+      else if (pr.state === "snapshot" && pr.match >= pr.pendingSnapshot) {
+        becomeProbe(pr);
+        becomeReplicate(pr);
+      } else if (pr.state === "replicate") freeInflights(pr, m.index);
+      if (this.maybeCommit()) this.applyCommitted();
+      if (from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(from);
+    } else if (oldPaused && pr.state === "replicate") {
+      freeInflights(pr, m.index);
+    }
+  }
+
+  /** @internal */
+  handleHeartbeatResponse(from: NodeId, m: Extract<RaftMessage, { type: "heartbeat-response" }>): void {
+    const pr = this.progress.get(from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.ctx > pr.ackedCtx) pr.ackedCtx = m.ctx;
+    if (pr.state === "probe") pr.probeSent = false;
+    // Messages can be lost: a window that has not moved for an election timeout, or a snapshot that was never
+    // acknowledged, falls back to probing (etcd relies on ReportUnreachable / ReportSnapshot instead).
+    const stalled = this.now - pr.lastProgressAt >= this.opts.electionTimeoutMs;
+    if (pr.state === "replicate" && pr.inflights.length > 0 && stalled) becomeProbe(pr);
+    if (pr.state === "snapshot" && stalled) becomeProbe(pr);
+    this.maybeConfirmReads();
+  }
+
+  /** @internal */
+  handleAppendRequest(from: NodeId, m: Extract<RaftMessage, { type: "append-request" }>): void {
+    if (m.prevIndex < this.log.committed) {
+      this.send(from, { type: "append-response", term: this.term, success: true, index: this.log.committed });
+      return;
+    }
+    const last = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.entries);
+    if (last !== null) {
+      this.commitTo(Math.min(m.commit, last));
+      // Released after the entries are durable: an acknowledged entry survives a crash (Raft Figure 2).
+      this.send(from, { type: "append-response", term: this.term, success: true, index: last });
+      return;
+    }
+    const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    this.send(from, { type: "append-response", term: this.term, success: false, index: m.prevIndex, hintIndex: hint.index, hintTerm: hint.term });
+  }
+
+  /** @internal */
+  handleHeartbeat(from: NodeId, m: Extract<RaftMessage, { type: "heartbeat" }>): void {
+    this.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send(from, { type: "heartbeat-response", term: this.term, ctx: m.ctx });
+  }
+
+  /** @internal */
+  handleSnapshot(from: NodeId, m: Extract<RaftMessage, { type: "snapshot-request" }>): void {
+    const s = m.snapshot;
+    if (s.index <= this.log.committed) {
+      this.send(from, { type: "append-response", term: this.term, success: true, index: this.log.committed });
+      return;
+    }
+    if (this.log.matchTerm(s.index, s.term)) {
+      // We already hold the snapshot's last entry: fast-forward the commit index instead (etcd-io/raft restore).
+      this.commitTo(s.index);
+    } else {
+      this.installSnapshot(s);
+    }
+    this.send(from, { type: "append-response", term: this.term, success: true, index: s.index });
+  }
+
+  private commitTo(i: number): void {
+    if (i > this.log.committed) this.log.committed = i;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Apply and compaction (Raft §7)
+
+  private applyCommitted(): void {
+    const log = this.log;
+    while (log.applied < log.committed) {
+      const e = log.entry(log.applied + 1);
+      if (e === undefined) throw new Error(`raft: committed entry ${log.applied + 1} is missing`);
+      log.applied = e.index;
+      this.applyEntry(e);
+    }
+    if (this.role === "leader" && !this.committedInTerm && log.term(log.committed) === this.term) {
+      this.committedInTerm = true;
+      this.reads.unassigned.push(...this.reads.waitingForTermCommit);
+      this.reads.waitingForTermCommit = [];
+    }
+    if (this.opts.snapshotEvery > 0 && log.applied - log.snapIndex >= this.opts.snapshotEvery) this.takeSnapshot();
+  }
+
+  private applyEntry(e: Entry): void {
+    const cmd = e.cmd;
+    let result: ApplyResult = {};
+    if (cmd.kind === "kv") result = this.sm.apply(cmd);
+    else if (cmd.kind === "conf") this.applyConfChange(cmd);
+    const p = this.pending.get(e.index);
+    if (p === undefined) return;
+    this.pending.delete(e.index);
+    const meta = { ...this.meta(), index: e.index };
+    if (p.term !== e.term || result.stale === true) {
+      this.replies.push(errorReply(p.id, new KvError("KV_ABORTED", "the proposal was superseded"), meta));
+      return;
+    }
+    const reply: ClientReply = { id: p.id, ok: true, meta };
+    if (p.op === "cas") reply.swapped = result.swapped === true;
+    this.replies.push(reply);
+  }
+
+  private applyConfChange(c: ConfCommand): void {
+    this.membership = applyConfChange(this.membership, c);
+    if (this.role !== "leader") return;
+    for (const p of members(this.membership)) {
+      if (p !== this.id && !this.progress.has(p)) this.progress.set(p, newProgress(this.log.lastIndex() + 1, this.now));
+    }
+    for (const p of [...this.progress.keys()]) if (!isMember(this.membership, p)) this.progress.delete(p);
+    if (!isVoter(this.membership, this.id)) {
+      // A removed leader steps down once the change is applied (thesis §4.2.2; etcd StepDownOnRemoval).
+      this.becomeFollower(this.term, null);
+      return;
+    }
+    if (this.maybeCommit()) this.applyCommitted();
+  }
+
+  private takeSnapshot(): void {
+    const log = this.log;
+    const index = log.applied;
+    const term = log.term(index);
+    if (term === undefined) return;
+    const { data, sessions } = this.sm.snapshotData();
+    this.snapshot = { index, term, membership: cloneMembership(this.membership), data, sessions };
+    const oldSnap = log.snapIndex;
+    log.compact(index);
+    this.persistExtra.push({ type: "put", key: RECORD_SNAPSHOT, value: this.snapshot });
+    for (let i = oldSnap + 1; i <= Math.min(index, log.persistedLast); i++) this.persistExtra.push({ type: "del", key: entryKey(i) });
+  }
+
+  private installSnapshot(s: Snapshot): void {
+    const log = this.log;
+    const oldSnap = log.snapIndex;
+    const oldLast = Math.max(log.persistedLast, log.lastIndex());
+    this.sm.restore(s.data, s.sessions);
+    this.membership = cloneMembership(s.membership);
+    log.restoreSnapshot(s.index, s.term);
+    this.snapshot = s;
+    this.persistExtra.push({ type: "put", key: RECORD_SNAPSHOT, value: s });
+    for (let i = oldSnap + 1; i <= oldLast; i++) this.persistExtra.push({ type: "del", key: entryKey(i) });
+    log.persistedLast = s.index;
+  }
+
+  private flushEntries(persist: PersistOp[]): void {
+    const log = this.log;
+    const from = Math.max(Math.min(log.dirtyFrom, log.stable + 1), log.firstIndex());
+    for (let i = from; i <= log.lastIndex(); i++) {
+      persist.push({ type: "put", key: entryKey(i), value: log.entry(i) });
+    }
+    for (let i = log.lastIndex() + 1; i <= log.persistedLast; i++) persist.push({ type: "del", key: entryKey(i) });
+    log.persistedLast = log.lastIndex();
+    log.stable = log.lastIndex();
+    log.dirtyFrom = Number.POSITIVE_INFINITY;
+  }
+
+  /** restore rebuilds the durable state from the records this node persisted (crash-restart). */
+  private restore(records: ReadonlyMap<string, unknown>): void {
+    const snap = records.get(RECORD_SNAPSHOT) as Snapshot | undefined;
+    if (snap !== undefined) {
+      this.sm.restore(snap.data, snap.sessions);
+      this.membership = cloneMembership(snap.membership);
+      this.log.restoreSnapshot(snap.index, snap.term);
+      this.snapshot = snap;
+    }
+    const hs = records.get(RECORD_HARD_STATE) as HardState | undefined;
+    if (hs !== undefined) {
+      this.term = hs.term;
+      this.vote = hs.vote;
+    }
+    const entries = new Map<number, Entry>();
+    let maxKey = 0;
+    for (const [k, v] of records) {
+      if (!k.startsWith("e/")) continue;
+      const e = v as Entry;
+      entries.set(e.index, e);
+      maxKey = Math.max(maxKey, e.index);
+    }
+    const log = this.log;
+    for (let i = log.snapIndex + 1; entries.has(i); i++) log.entries.push(entries.get(i)!);
+    for (const i of entries.keys()) if (i <= log.snapIndex) this.persistExtra.push({ type: "del", key: entryKey(i) });
+    log.stable = log.lastIndex();
+    log.persistedLast = Math.max(maxKey, log.snapIndex);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Reads (Raft §6.4 ReadIndex, §6.4.1 leases and follower reads)
+
+  private handleRead(req: ClientRequest): void {
+    const mode: ReadMode = req.options?.read ?? this.opts.read;
+    if (mode === "stale") {
+      // Explicitly stale: whatever this replica has applied, with no recency promise.
+      this.replyRead(req, this.log.applied);
+      return;
+    }
+    if (this.role === "leader") {
+      if (this.opts.broken === "stale-read") {
+        // broken=stale-read: a leader that was deposed without knowing it answers from its old state.
+        this.replyRead(req, this.log.applied);
+        return;
+      }
+      if (mode === "lease" && this.committedInTerm && this.now < this.leaseUntil) {
+        this.replyRead(req, this.log.committed);
+        return;
+      }
+      const w: ReadWaiter = { kind: "local", req };
+      if (this.committedInTerm) this.reads.unassigned.push(w);
+      else this.reads.waitingForTermCommit.push(w);
+      return;
+    }
+    if (this.leader === null || !isMember(this.membership, this.id)) {
+      this.replies.push(this.notLeader(req.id));
+      return;
+    }
+    this.reads.followerUnsent.push(req);
+  }
+
+  /** @internal */
+  handleReadIndexRequest(from: NodeId, m: Extract<RaftMessage, { type: "read-index-request" }>): void {
+    const w: ReadWaiter = { kind: "remote", from, ctx: m.ctx };
+    if (this.committedInTerm) this.reads.unassigned.push(w);
+    else this.reads.waitingForTermCommit.push(w);
+  }
+
+  private maybeConfirmReads(): void {
+    if (this.reads.rounds.length === 0) return;
+    const acked = committedIndex(this.membership.voters, (id) => (id === this.id ? this.reads.lastCtx : (this.progress.get(id)?.ackedCtx ?? 0)));
+    for (const round of this.reads.confirm(acked)) {
+      // A quorum heard from us after `sentAt`; none of them votes for another leader within the election
+      // timeout of that moment (check-quorum), so our lease runs until then minus the drift bound.
+      const lease = round.sentAt + this.opts.electionTimeoutMs - this.opts.clockDriftMs;
+      if (lease > this.leaseUntil) this.leaseUntil = lease;
+      for (const w of round.reads) {
+        if (w.kind === "local") this.reads.applyWait.push({ index: round.index, req: w.req });
+        else this.send(w.from, { type: "read-index-response", term: this.term, ctx: w.ctx, index: round.index });
+      }
+    }
+  }
+
+  /** @internal */
+  handleReadIndexResponse(m: Extract<RaftMessage, { type: "read-index-response" }>): void {
+    const k = this.reads.followerOutstanding.findIndex((o) => o.ctx === m.ctx);
+    if (k < 0) return;
+    const o = this.reads.followerOutstanding[k]!;
+    this.reads.followerOutstanding.splice(k, 1);
+    for (const req of o.reqs) {
+      if (m.index === null) this.replies.push(this.notLeader(req.id));
+      else this.reads.applyWait.push({ index: m.index, req });
+    }
+  }
+
+  private flushFollowerReads(): void {
+    const r = this.reads;
+    if (r.followerUnsent.length === 0) return;
+    if (this.leader === null || this.leader === this.id) {
+      for (const req of r.followerUnsent) this.replies.push(this.notLeader(req.id));
+      r.followerUnsent = [];
+      return;
+    }
+    const ctx = ++r.followerCtx;
+    r.followerOutstanding.push({ ctx, sentAt: this.now, reqs: r.followerUnsent });
+    r.followerUnsent = [];
+    this.send(this.leader, { type: "read-index-request", term: this.term, ctx });
+  }
+
+  private expireFollowerReads(): void {
+    const r = this.reads;
+    const limit = 2 * this.opts.electionTimeoutMs;
+    while (r.followerOutstanding.length > 0 && this.now - r.followerOutstanding[0]!.sentAt >= limit) {
+      for (const req of r.followerOutstanding.shift()!.reqs) {
+        this.replies.push(errorReply(req.id, new KvError("KV_UNAVAILABLE", "no read index from the leader"), this.meta()));
+      }
+    }
+  }
+
+  private serveAppliedReads(): void {
+    const r = this.reads;
+    if (r.applyWait.length === 0) return;
+    const keep: typeof r.applyWait = [];
+    for (const w of r.applyWait) {
+      if (w.index <= this.log.applied) this.replyRead(w.req, w.index);
+      else keep.push(w);
+    }
+    r.applyWait = keep;
+  }
+
+  private replyRead(req: ClientRequest, index: number): void {
+    this.replies.push({ id: req.id, ok: true, value: this.sm.get(req.key), meta: { ...this.meta(), index } });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Leadership transfer (thesis §3.10)
+
+  private transferLeader(id: string, to: NodeId): void {
+    if (to === this.id) {
+      this.replies.push({ id, ok: true, meta: this.meta() });
+      return;
+    }
+    if (!isVoter(this.membership, to)) {
+      this.replies.push(errorReply(id, new KvError("KV_INVALID_ARGUMENT", `${to} is not a voter`), this.meta()));
+      return;
+    }
+    if (this.leadTransferee !== null) this.abortTransfer();
+    this.leadTransferee = to;
+    this.transferAdminId = id;
+    this.transferSent = false;
+    // The transfer must finish within one election timeout (thesis §3.10).
+    this.electionElapsed = 0;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to, false);
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    if (this.transferSent) return;
+    this.transferSent = true;
+    this.send(to, { type: "timeout-now", term: this.term });
+    if (this.transferAdminId !== null) {
+      this.replies.push({ id: this.transferAdminId, ok: true, meta: this.meta() });
+      this.transferAdminId = null;
+    }
+  }
+
+  private abortTransfer(): void {
+    if (this.transferAdminId !== null) {
+      this.replies.push(errorReply(this.transferAdminId, new KvError("KV_UNAVAILABLE", "leadership transfer timed out"), this.meta()));
+    }
+    this.leadTransferee = null;
+    this.transferAdminId = null;
+    this.transferSent = false;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Helpers
+
+  private stepDownCleanup(): void {
+    // Outcomes of our proposals are now unknown: they may still commit under the next leader (KV_ABORTED is
+    // indefinite, recorded as `info`).
+    for (const [index, p] of this.pending) {
+      this.replies.push(errorReply(p.id, new KvError("KV_ABORTED", "leadership lost before commit"), { ...this.meta(), index }));
+    }
+    this.pending.clear();
+    for (const w of this.reads.drainLeader()) {
+      if (w.kind === "local") this.replies.push(this.notLeader(w.req.id));
+      else this.send(w.from, { type: "read-index-response", term: this.term, ctx: w.ctx, index: null });
+    }
+    if (this.leadTransferee !== null) this.abortTransfer();
+    this.progress = new Map();
+    this.leaseUntil = 0;
+    this.committedInTerm = false;
+  }
+
+  private afterEvent(): void {
+    if (this.log.applied < this.log.committed) this.applyCommitted();
+  }
+
+  send(to: NodeId, message: RaftMessage): void {
+    this.msgs.push({ to, message });
+  }
+
+  private meta(): { node: NodeId; term: number } {
+    return { node: this.id, term: this.term };
+  }
+
+  private notLeader(id: string): ClientReply {
+    const hint = this.leader !== null && this.leader !== this.id ? { leader: this.leader } : undefined;
+    return errorReply(id, new KvError("KV_NOT_LEADER", "not the leader", hint), this.meta());
+  }
+
+  private roleName(): string {
+    if (this.role !== "follower") return this.role;
+    if (this.membership.learners.includes(this.id)) return "learner";
+    return isVoter(this.membership, this.id) ? "follower" : "non-member";
+  }
+
+  /** Exposed for tests: step functions by role. */
+  static readonly roles: readonly Role[] = ["follower", "pre-candidate", "candidate", "leader"];
+
+  // Internal hooks for the step functions below.
+  /** @internal */
+  _tally(): "won" | "lost" | "pending" {
+    return this.tally();
+  }
+  _recordVote(from: NodeId, granted: boolean): void {
+    this.votes.set(from, granted);
+  }
+  _leaderContact(from: NodeId): void {
+    this.leader = from;
+    this.lastLeaderContactAt = this.now;
+    this.electionElapsed = 0;
+  }
+  _campaign(transfer: boolean): void {
+    this.campaign(transfer);
+  }
+}
+
+function numberOfVoters(options: RaftInit["options"]): number {
+  const v = (options as Record<string, unknown> | undefined)?.voters;
+  const n = typeof v === "number" ? v : Number(v ?? 0);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+}
+
+function cloneMembership(m: Membership): Membership {
+  return { voters: [...m.voters], learners: [...m.learners] };
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+// Step functions: a role is the pair (step function, tick function), swapped by the become* methods.
+
+const stepFollower: StepFn = (r, from, m) => {
+  switch (m.type) {
+    case "append-request":
+      r._leaderContact(from);
+      r.handleAppendRequest(from, m as never);
+      return;
+    case "heartbeat":
+      r._leaderContact(from);
+      r.handleHeartbeat(from, m as never);
+      return;
+    case "snapshot-request":
+      r._leaderContact(from);
+      r.handleSnapshot(from, m as never);
+      return;
+    case "timeout-now":
+      // Leadership transfer: campaign at once, skipping pre-vote (thesis §3.10).
+      r._campaign(true);
+      return;
+    case "read-index-request":
+      r.send(from, { type: "read-index-response", term: r.term, ctx: m.ctx, index: null });
+      return;
+    case "read-index-response":
+      r.handleReadIndexResponse(m as never);
+      return;
+    default:
+      return;
+  }
+};
+
+const stepCandidate: StepFn = (r, from, m) => {
+  switch (m.type) {
+    case "append-request":
+    case "heartbeat":
+    case "snapshot-request":
+      // A leader of our term exists (Raft §5.2): return to follower and handle the message as one.
+      r.becomeFollower(m.term, from);
+      stepFollower(r, from, m);
+      return;
+    case "prevote-response":
+    case "vote-response": {
+      const expected = r.role === "pre-candidate" ? "prevote-response" : "vote-response";
+      if (m.type !== expected) return;
+      // A granted pre-vote carries the term it was asked for (ours + 1).
+      if (m.type === "prevote-response" && m.granted && m.term !== r.term + 1) return;
+      r._recordVote(from, m.granted);
+      const t = r._tally();
+      if (t === "won") {
+        if (r.role === "pre-candidate") r.becomeCandidate(false);
+        else r.becomeLeader();
+      } else if (t === "lost") {
+        r.becomeFollower(r.term, null);
+      }
+      return;
+    }
+    case "read-index-request":
+      r.send(from, { type: "read-index-response", term: r.term, ctx: m.ctx, index: null });
+      return;
+    case "read-index-response":
+      r.handleReadIndexResponse(m as never);
+      return;
+    default:
+      return;
+  }
+};
+
+const stepLeader: StepFn = (r, from, m) => {
+  switch (m.type) {
+    case "append-response":
+      r.handleAppendResponse(from, m as never);
+      return;
+    case "heartbeat-response":
+      r.handleHeartbeatResponse(from, m as never);
+      return;
+    case "read-index-request":
+      r.handleReadIndexRequest(from, m as never);
+      return;
+    case "append-request":
+    case "heartbeat":
+    case "snapshot-request":
+      // Election Safety (Raft §5.2): at most one leader per term. Two would be a bug, except in the broken
+      // variants, where the checker (not a crash) must find the consequence.
+      if (r.opts.broken !== "none") return;
+      throw new Error(`raft: two leaders in term ${m.term} (${r.id} and ${from})`);
+    default:
+      return;
+  }
+};
+
+const STEP: Record<Role, StepFn> = {
+  follower: stepFollower,
+  "pre-candidate": stepCandidate,
+  candidate: stepCandidate,
+  leader: stepLeader,
+};
+
+const TICK: Record<"leader" | "other", TickFn> = {
+  leader: (r) => r.tickHeartbeat(),
+  other: (r) => r.tickElection(),
+};
