@@ -1,0 +1,137 @@
+import type { Model } from "./model.js";
+import { partitionByKey } from "./model.js";
+import type { Op } from "./op.js";
+import { showValue, showValueKey, valueKey } from "./values.js";
+
+/** RegisterState is one key's value as a canonical value key (see valueKey), null when absent. */
+export type RegisterState = string | null;
+
+interface Prepared {
+  /** write / cas new / append: the value key written. */
+  w: string | null;
+  /** cas expected. */
+  e: string | null;
+  /** ok read: the value key read; undefined when the read returned several siblings. */
+  r: string | null | undefined;
+  siblings: boolean;
+}
+
+const prepared = new WeakMap<Op, Prepared>();
+
+function prep(op: Op): Prepared {
+  let p = prepared.get(op);
+  if (p) return p;
+  p = { w: null, e: null, r: null, siblings: false };
+  switch (op.f) {
+    case "read":
+      if (op.values && op.values.length > 1) {
+        p.siblings = true;
+        p.r = undefined;
+      } else p.r = valueKey(op.values ? op.values[0] : op.value);
+      break;
+    case "write":
+      p.w = valueKey(op.value);
+      break;
+    case "cas": {
+      const [e, n] = op.value as [unknown, unknown];
+      p.e = valueKey(e);
+      p.w = valueKey(n);
+      break;
+    }
+    case "append":
+      p.w = valueKey(op.value);
+      break;
+    case "delete":
+      break;
+  }
+  prepared.set(op, p);
+  return p;
+}
+
+function appendTo(state: RegisterState, s: string | null): RegisterState | undefined {
+  const add = s === null ? "" : showable(s);
+  if (add === undefined) return undefined;
+  if (state === null) return `"${add}`;
+  // Append extends a string value only; appending to a number or object is not defined.
+  if (!state.startsWith('"')) return undefined;
+  return state + add;
+}
+
+function showable(k: string): string | undefined {
+  return k.startsWith('"') ? k.slice(1) : undefined;
+}
+
+function makeModel(name: "register" | "kv", withAppend: boolean): Model<RegisterState> {
+  return {
+    name,
+    init: () => null,
+    step(state, op) {
+      const p = prep(op);
+      const determinate = op.type !== "info";
+      switch (op.f) {
+        case "read":
+          if (!determinate) return [state];
+          // A linearizable register holds one value: a read that returned several siblings cannot be explained.
+          if (p.siblings) return [];
+          return p.r === state ? [state] : [];
+        case "write":
+          return [p.w];
+        case "delete":
+          return [null];
+        case "cas":
+          if (op.type === "fail") return state === p.e ? [] : [state];
+          if (op.type === "ok") return state === p.e ? [p.w] : [];
+          // info: it swapped if the compare matched; if not, it changed nothing.
+          return [state === p.e ? p.w : state];
+        case "append": {
+          if (!withAppend) return [];
+          const next = appendTo(state, p.w);
+          return next === undefined ? [] : [next];
+        }
+      }
+    },
+    hash: (s) => (s === null ? "\u0000" : s),
+    equal: (a, b) => a === b,
+    partition: partitionByKey,
+    describeOp: describeOp,
+    describeState: (s) => showValueKey(s),
+  };
+}
+
+/** describeOp renders an op in words, e.g. `p3 cas x [1,2] → ok`. */
+export function describeOp(op: Op): string {
+  const who = `p${op.process}`;
+  const key = op.key === "" ? "" : ` ${op.key}`;
+  const outcome = op.type === "info" ? "info (outcome unknown)" : op.type === "fail" ? (op.error ? `fail ${op.error}` : "fail") : "ok";
+  switch (op.f) {
+    case "read":
+      if (op.type !== "ok") return `${who} read${key} → ${outcome}`;
+      return `${who} read${key} → ${op.values ? `siblings [${op.values.map(showValue).join(", ")}]` : showValue(op.value)}`;
+    case "write":
+      return `${who} write${key} ${showValue(op.value)} → ${outcome}`;
+    case "delete":
+      return `${who} delete${key} → ${outcome}`;
+    case "append":
+      return `${who} append${key} ${showValue(op.value)} → ${outcome}`;
+    case "cas": {
+      const [e, n] = op.value as [unknown, unknown];
+      const res = op.type === "fail" && !op.error ? "fail (compare did not match)" : outcome;
+      return `${who} cas${key} ${showValue(e)}→${showValue(n)} → ${res}`;
+    }
+  }
+}
+
+/**
+ * registerModel is a read / write / cas / delete register per key (partitioned by key). An append is illegal in it;
+ * use kvModel for histories with appends. A read with several siblings is illegal: a linearizable register has one
+ * value at a time.
+ */
+export const registerModel: Model<RegisterState> = makeModel("register", false);
+
+/** kvModel is registerModel plus `append` (append to absent = the string itself), partitioned by key. */
+export const kvModel: Model<RegisterState> = makeModel("kv", true);
+
+/** builtinModel looks a built-in model up by name ("register" or "kv"). */
+export function builtinModel(name: string): Model<RegisterState> | undefined {
+  return name === "register" ? registerModel : name === "kv" ? kvModel : undefined;
+}

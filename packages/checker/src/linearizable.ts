@@ -1,0 +1,213 @@
+import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { builtinModel, kvModel } from "./kv-model.js";
+import type { Model } from "./model.js";
+import type { Op } from "./op.js";
+import { explainOutcome } from "./explain.js";
+import { checkPartitionLinearizable, type PartitionOutcome, type SearchLimits } from "./wgl.js";
+
+/** LinearizabilityOptions tune checkLinearizable. */
+export interface LinearizabilityOptions {
+  /** The sequential specification; default kvModel. */
+  model?: Model;
+  /** Wall-clock budget for the whole check; when reached the verdict is `unknown`. Default 60 s. */
+  timeLimitMs?: number;
+  /** Memo-table budget per key in MB; when reached that key is `unknown`. Default 512. */
+  memoryLimitMb?: number;
+  /** Worker threads for checking keys in parallel; 0 = in-thread. Default: cores − 1 for large histories. */
+  workers?: number;
+}
+
+/** KeyResult summarises one partition (key). */
+export interface KeyResult {
+  key: string;
+  ops: number;
+  verdict: "ok" | "violation" | "unknown";
+  seconds: number;
+  reason?: string;
+}
+
+/** LinearizabilityResult is the verdict for a whole history, with an explanation when it is a violation. */
+export interface LinearizabilityResult {
+  verdict: "ok" | "violation" | "unknown";
+  /** Partitions (keys) checked. */
+  keys: number;
+  ops: number;
+  seconds: number;
+  model: string;
+  /** The smallest failing key (fewest ops). */
+  failingKey?: string;
+  /** Prose: which ops could not be linearized, the longest linearizable prefix, or why the verdict is unknown. */
+  explanation?: string;
+  /** Longest linearizable prefix of the failing key, in linearization order. */
+  longestPrefix?: Op[];
+  /** Model state after each op of longestPrefix (described). */
+  prefixStates?: string[];
+  /** The ops that could not be linearized after longestPrefix (the op whose completion was reached first, and
+   * the pending ops the model rejects there). */
+  unlinearizable?: Op[];
+  perKey?: KeyResult[];
+  /** Per key, a linearization that was found (op indexes into the history), for reports. */
+  linearizations?: Record<string, { ops: number[]; states: string[] }>;
+}
+
+const DEFAULT_TIME_LIMIT_MS = 60_000;
+const DEFAULT_MEMORY_MB = 512;
+/** Below this many ops the worker start-up (≈30 ms each) costs more than it saves. */
+const WORKER_MIN_OPS = 20_000;
+
+function limitsOf(opts: LinearizabilityOptions, start: number): SearchLimits {
+  return {
+    deadline: start + (opts.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS),
+    budgetWords: ((opts.memoryLimitMb ?? DEFAULT_MEMORY_MB) * 2 ** 20) / 4,
+  };
+}
+
+function partitionsOf(ops: Op[], model: Model): Op[][] {
+  const parts = (model.partition ? model.partition(ops) : [ops]).filter((p) => p.length > 0);
+  // Smallest first: the first violation found is then the smallest failing key.
+  return parts.sort((a, b) => a.length - b.length);
+}
+
+/**
+ * checkLinearizableSync checks a history for linearizability in the calling thread: per partition (key) WGL search
+ * with memoization (see wgl.ts), keys smallest first. Verdict `unknown` when the time or memory limit is reached —
+ * never a silent pass.
+ */
+export function checkLinearizableSync(ops: Op[], opts: Omit<LinearizabilityOptions, "workers"> = {}): LinearizabilityResult {
+  const start = performance.now();
+  const model = opts.model ?? kvModel;
+  const limits = limitsOf(opts, start);
+  const parts = partitionsOf(ops, model);
+  const outcomes = parts.map((p) => checkPartitionLinearizable(p, model as Model<unknown>, limits));
+  return assemble(ops, parts, outcomes, model, start);
+}
+
+/**
+ * checkLinearizable checks a history for linearizability, keys in parallel on worker threads when the history is
+ * large and the model is a built-in one (a user model's functions cannot cross a thread boundary, so it is checked
+ * in-thread). Same verdicts as checkLinearizableSync.
+ */
+export async function checkLinearizable(ops: Op[], opts: LinearizabilityOptions = {}): Promise<LinearizabilityResult> {
+  const model = opts.model ?? kvModel;
+  const builtin = builtinModel(model.name) === model;
+  const parts = partitionsOf(ops, model);
+  const workers = Math.min(
+    opts.workers ?? (ops.length >= WORKER_MIN_OPS ? Math.max(1, availableParallelism() - 1) : 0),
+    parts.length,
+  );
+  if (!builtin || workers <= 1 || parts.length < 2) return checkLinearizableSync(ops, opts);
+  const start = performance.now();
+  const limits = limitsOf(opts, start);
+  // performance.now() is per thread; workers get a remaining budget, not an absolute deadline.
+  const outcomes = await runOnWorkers(parts, model.name, limits.deadline - start, limits.budgetWords, workers);
+  return assemble(ops, parts, outcomes, model, start);
+}
+
+async function runOnWorkers(
+  parts: Op[][],
+  modelName: string,
+  budgetMs: number,
+  budgetWords: number,
+  count: number,
+): Promise<PartitionOutcome[]> {
+  const outcomes: PartitionOutcome[] = new Array(parts.length);
+  // Largest first across workers balances the load; results are stored by index.
+  const order = parts.map((_, i) => i).sort((a, b) => parts[b]!.length - parts[a]!.length);
+  let nextJob = 0;
+  const started = performance.now();
+  const url = workerUrl();
+  const pool = Array.from({ length: count }, () => new Worker(url));
+  try {
+    await Promise.all(
+      pool.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const send = (): void => {
+              if (nextJob >= order.length) return resolve();
+              const idx = order[nextJob++]!;
+              const remainingMs = budgetMs - (performance.now() - started);
+              w.postMessage({ idx, ops: parts[idx], modelName, remainingMs, budgetWords });
+            };
+            w.on("message", (m: { idx: number; outcome: PartitionOutcome }) => {
+              outcomes[m.idx] = m.outcome;
+              send();
+            });
+            w.on("error", reject);
+            send();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  return outcomes;
+}
+
+function assemble(
+  ops: Op[],
+  parts: Op[][],
+  outcomes: PartitionOutcome[],
+  model: Model,
+  start: number,
+): LinearizabilityResult {
+  const perKey: KeyResult[] = outcomes.map((o) => ({
+    key: o.key,
+    ops: o.ops,
+    verdict: o.verdict,
+    seconds: o.seconds,
+    ...(o.reason ? { reason: o.reason } : {}),
+  }));
+  const linearizations: Record<string, { ops: number[]; states: string[] }> = {};
+  outcomes.forEach((o, i) => {
+    if (o.linearization) {
+      linearizations[o.key] = {
+        ops: o.linearization.map((p) => parts[i]![p]!.index),
+        states: o.linearizationStates ?? [],
+      };
+    }
+  });
+  const result: LinearizabilityResult = {
+    verdict: "ok",
+    keys: parts.length,
+    ops: ops.length,
+    seconds: 0,
+    model: model.name,
+    perKey,
+    linearizations,
+  };
+  const failing = outcomes.findIndex((o) => o.verdict === "violation");
+  if (failing >= 0) {
+    const o = outcomes[failing]!;
+    const part = parts[failing]!;
+    result.verdict = "violation";
+    result.failingKey = o.key;
+    result.longestPrefix = (o.prefix ?? []).map((p) => part[p]!);
+    result.prefixStates = o.prefixStates ?? [];
+    const bad = new Set<number>([...(o.blocking !== undefined ? [o.blocking] : []), ...(o.illegal ?? [])]);
+    result.unlinearizable = [...bad].map((p) => part[p]!);
+    const others = outcomes.filter((x) => x.verdict === "violation").length - 1;
+    result.explanation =
+      explainOutcome(o, part, model) + (others > 0 ? `\n${others} other key(s) are not linearizable either.` : "");
+  } else {
+    const unknown = outcomes.filter((o) => o.verdict === "unknown");
+    if (unknown.length > 0) {
+      result.verdict = "unknown";
+      result.explanation = unknown
+        .slice(0, 3)
+        .map((o) => `key ${JSON.stringify(o.key)} (${o.ops} ops): ${o.reason}`)
+        .join("\n");
+    }
+  }
+  result.seconds = (performance.now() - start) / 1000;
+  return result;
+}
+
+/** workerUrl finds the compiled worker; tests run from src/ (TypeScript), where it is taken from dist/. */
+function workerUrl(): URL {
+  const here = new URL("./linearizable-worker.js", import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  return new URL("../dist/linearizable-worker.js", import.meta.url);
+}

@@ -1,0 +1,34 @@
+import type { Op } from "./op.js";
+
+/**
+ * Model is a sequential specification, a plain object of functions (Porcupine's shape): the checker searches for
+ * an order of the ops that the model accepts. `step` returns every legal next state (several for a
+ * nondeterministic model, none when the op is illegal in `state`) and must not mutate `state`.
+ *
+ * `step` is called for determinate ops (`ok`, and a cas `fail` without error, which observed a mismatch) and for
+ * indeterminate ones (`info`): for those the model must accept any outcome and return the states the op may leave.
+ */
+export interface Model<S = unknown> {
+  name: string;
+  init(): S;
+  step(state: S, op: Op): S[];
+  /** A hash consistent with `equal`; defaults to hashing a string/number state or its JSON. */
+  hash?(s: S): string | number;
+  /** Defaults to `===` for primitives, JSON equality otherwise. */
+  equal?(a: S, b: S): boolean;
+  /** Splits a history into independent parts (P-compositionality): a history is linearizable iff each part is. */
+  partition?(ops: Op[]): Op[][];
+  describeOp?(op: Op): string;
+  describeState?(s: S): string;
+}
+
+/** partitionByKey groups ops by key, keys in order of first appearance (P-compositionality, Horn & Kroening 2015). */
+export function partitionByKey(ops: Op[]): Op[][] {
+  const byKey = new Map<string, Op[]>();
+  for (const op of ops) {
+    let list = byKey.get(op.key);
+    if (!list) byKey.set(op.key, (list = []));
+    list.push(op);
+  }
+  return [...byKey.values()];
+}

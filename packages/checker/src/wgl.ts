@@ -1,0 +1,213 @@
+import { LinearizedSet, MemoTable, stateEqual, stateHasher } from "./memo-table.js";
+import type { Model } from "./model.js";
+import type { Op } from "./op.js";
+
+/**
+ * PartitionOutcome is the result of checking one partition (one key), in plain data so it can cross a worker
+ * boundary. Op references are positions in the partition's op array as it was passed in.
+ */
+export interface PartitionOutcome {
+  key: string;
+  ops: number;
+  verdict: "ok" | "violation" | "unknown";
+  /** Why the verdict is unknown (time limit, memory budget). */
+  reason?: string;
+  seconds: number;
+  /** Configurations explored (memo-table entries). */
+  explored: number;
+  /** Violation: the longest linearizable prefix found, in linearization order. */
+  prefix?: number[];
+  /** The model state after each op of `prefix`, as described by the model. */
+  prefixStates?: string[];
+  /** The initial state, described. */
+  initState?: string;
+  /** Violation: the op that had to take effect (its completion was reached) but could not. */
+  blocking?: number;
+  /** Violation: the pending ops that could have been next after the prefix and were tried. */
+  candidates?: number[];
+  /** Violation: those candidates the model rejects in the state after the prefix. */
+  illegal?: number[];
+  /** ok: a full linearization of the determinate ops (plus the indeterminate ones that took effect). */
+  linearization?: number[];
+  linearizationStates?: string[];
+}
+
+/** SearchLimits bound one search. */
+export interface SearchLimits {
+  /** performance.now() deadline. */
+  deadline: number;
+  /** Memo-table budget in 32-bit words. */
+  budgetWords: number;
+}
+
+/**
+ * relevantOps keeps the ops that constrain or may change the state (ARCHITECTURE §4): a `fail` with an error did
+ * not happen; a `fail` read/write/delete/append did not take effect and observed nothing; an `info` read changed
+ * nothing. A cas `fail` without error stays: it observed that the value differed from `expected`.
+ */
+export function isRelevant(op: Op): boolean {
+  if (op.type === "fail") return !op.error && op.f === "cas";
+  if (op.type === "info") return op.f !== "read";
+  return true;
+}
+
+/**
+ * checkPartitionLinearizable is the Wing & Gong search with Lowe's memoization, structured as in Porcupine's
+ * checkSingle: the calls and returns sit in one time-ordered doubly linked list; at a call we try to linearize the
+ * op (lift its call and return out of the list) and restart from the head; reaching a return means that op should
+ * already have been linearized, so we backtrack. A configuration (linearized set, state) already explored is not
+ * explored again. Indeterminate ops have no return entry: they may be linearized at any point after their call,
+ * or never, so the search succeeds once every determinate op is linearized.
+ */
+export function checkPartitionLinearizable<S>(
+  partition: readonly Op[],
+  model: Model<S>,
+  limits: SearchLimits,
+): PartitionOutcome {
+  const t0 = performance.now();
+  const key = partition[0]?.key ?? "";
+  const positions: number[] = [];
+  for (let i = 0; i < partition.length; i++) if (isRelevant(partition[i]!)) positions.push(i);
+  positions.sort((a, b) => partition[a]!.call - partition[b]!.call || a - b);
+  const ops = positions.map((p) => partition[p]!);
+  const n = ops.length;
+  const det = ops.map((op) => op.type !== "info");
+  let remaining = det.filter(Boolean).length;
+
+  // Node 0 is the head sentinel; op i has call node 2i+1 and (when determinate) return node 2i+2.
+  const nodes: number[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(2 * i + 1);
+    if (det[i]) nodes.push(2 * i + 2);
+  }
+  const timeOf = (node: number): number => {
+    const op = ops[(node - 1) >> 1]!;
+    return node & 1 ? op.call : op.ret;
+  };
+  // Closed intervals: on equal times calls come first, so touching ops count as concurrent.
+  nodes.sort((a, b) => timeOf(a) - timeOf(b) || (b & 1) - (a & 1) || a - b);
+  const next = new Int32Array(2 * n + 1).fill(-1);
+  const prev = new Int32Array(2 * n + 1).fill(-1);
+  let last = 0;
+  for (const node of nodes) {
+    next[last] = node;
+    prev[node] = last;
+    last = node;
+  }
+
+  const unlink = (x: number): void => {
+    next[prev[x]!] = next[x]!;
+    if (next[x] !== -1) prev[next[x]!] = prev[x]!;
+  };
+  const relink = (x: number): void => {
+    next[prev[x]!] = x;
+    if (next[x] !== -1) prev[next[x]!] = x;
+  };
+  const lift = (i: number): void => {
+    unlink(2 * i + 1);
+    if (det[i]) unlink(2 * i + 2);
+  };
+  const unlift = (i: number): void => {
+    if (det[i]) relink(2 * i + 2);
+    relink(2 * i + 1);
+  };
+
+  const set = new LinearizedSet(n);
+  const memo = new MemoTable<S>(stateHasher(model.hash), stateEqual(model.equal));
+  const describe = (s: S): string => (model.describeState ? model.describeState(s) : JSON.stringify(s) ?? String(s));
+  interface Frame {
+    i: number;
+    prevState: S;
+    alts: S[];
+    alt: number;
+  }
+  const stack: Frame[] = [];
+  let state = model.init();
+  const init = state;
+  let cur = next[0]!;
+  let resumeAlts: S[] | null = null;
+  let startAlt = 0;
+  let iter = 0;
+  let bestDepth = -1;
+  let best: Pick<PartitionOutcome, "prefix" | "prefixStates" | "blocking" | "candidates" | "illegal"> = {};
+
+  const finish = (verdict: PartitionOutcome["verdict"], extra: Partial<PartitionOutcome>): PartitionOutcome => ({
+    key,
+    ops: partition.length,
+    verdict,
+    seconds: (performance.now() - t0) / 1000,
+    explored: memo.entries,
+    initState: describe(init),
+    ...extra,
+  });
+
+  for (;;) {
+    if (remaining === 0) {
+      return finish("ok", {
+        linearization: stack.map((f) => positions[f.i]!),
+        linearizationStates: stack.map((f) => describe(f.alts[f.alt]!)),
+      });
+    }
+    if ((++iter & 1023) === 0) {
+      if (performance.now() > limits.deadline) {
+        return finish("unknown", { reason: `time limit reached after exploring ${memo.entries} configurations`, ...best });
+      }
+      if (memo.words > limits.budgetWords) {
+        return finish("unknown", {
+          reason: `memory budget reached (${Math.round((memo.words * 4) / 2 ** 20)} MB of memo table)`,
+          ...best,
+        });
+      }
+    }
+    if (cur === -1) {
+      // Unreachable while a determinate op remains (its return is still in the list); kept as a guard.
+      throw new Error("linearizability search ran off the end of the history");
+    }
+    if (cur & 1) {
+      const i = (cur - 1) >> 1;
+      const alts = resumeAlts ?? model.step(state, ops[i]!);
+      let moved = false;
+      for (let a = startAlt; a < alts.length; a++) {
+        set.set(i);
+        if (memo.add(set, alts[a]!)) {
+          stack.push({ i, prevState: state, alts, alt: a });
+          state = alts[a]!;
+          lift(i);
+          if (det[i]) remaining--;
+          cur = next[0]!;
+          moved = true;
+          break;
+        }
+        set.clear(i);
+      }
+      resumeAlts = null;
+      startAlt = 0;
+      if (!moved) cur = next[cur]!;
+      continue;
+    }
+    // A return: its op must have been linearized before this point, so the last choice was wrong.
+    if (stack.length > bestDepth) {
+      bestDepth = stack.length;
+      const candidates: number[] = [];
+      for (let x = next[0]!; x !== cur && x !== -1; x = next[x]!) if (x & 1) candidates.push((x - 1) >> 1);
+      const blocking = (cur - 2) >> 1;
+      if (!candidates.includes(blocking)) candidates.push(blocking);
+      best = {
+        prefix: stack.map((f) => positions[f.i]!),
+        prefixStates: stack.map((f) => describe(f.alts[f.alt]!)),
+        blocking: positions[blocking]!,
+        candidates: candidates.map((c) => positions[c]!),
+        illegal: candidates.filter((c) => model.step(state, ops[c]!).length === 0).map((c) => positions[c]!),
+      };
+    }
+    const frame = stack.pop();
+    if (!frame) return finish("violation", best);
+    state = frame.prevState;
+    set.clear(frame.i);
+    unlift(frame.i);
+    if (det[frame.i]) remaining++;
+    cur = 2 * frame.i + 1;
+    resumeAlts = frame.alts;
+    startAlt = frame.alt + 1;
+  }
+}
