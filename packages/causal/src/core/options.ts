@@ -1,0 +1,70 @@
+import type { EngineOptions, OptionSpec } from "@consistency-lab/kv";
+
+/** CAUSAL_OPTIONS are the causal engine's options (`--option k=v`). */
+export const CAUSAL_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "session",
+    type: "string",
+    default: "wait",
+    choices: ["wait", "refuse"],
+    description:
+      "what a node does with a request whose session token is ahead of it: wait (up to sessionWaitMs) for the missing writes, or refuse at once with KV_UNAVAILABLE",
+  },
+  {
+    name: "sessionWaitMs",
+    type: "number",
+    default: 500,
+    description:
+      "how long a node holds a request waiting to catch up with its session token before KV_UNAVAILABLE",
+  },
+  {
+    name: "resendMs",
+    type: "number",
+    default: 100,
+    description: "interval at which unacknowledged writes are retransmitted to a peer",
+  },
+  {
+    name: "maxBatch",
+    type: "number",
+    default: 64,
+    description: "most writes sent to one peer in one retransmission message",
+  },
+  {
+    name: "maxBuffered",
+    type: "number",
+    default: 4096,
+    description:
+      "most writes held per origin while their dependencies are missing; more are dropped and come back by retransmission",
+  },
+];
+
+/** CausalConfig is the options a core runs with, typed. */
+export interface CausalConfig {
+  session: "wait" | "refuse";
+  sessionWaitMs: number;
+  resendMs: number;
+  maxBatch: number;
+  maxBuffered: number;
+  /**
+   * False only in the broken variant: replicated writes become visible on arrival, before their dependencies.
+   * Not an option a user can set.
+   */
+  checkDeps: boolean;
+}
+
+/** causalConfig types resolved engine options, falling back to the defaults for anything missing. */
+export function causalConfig(o: EngineOptions, checkDeps = true): CausalConfig {
+  const num = (name: string, min: number): number => {
+    const v = o[name];
+    const d = CAUSAL_OPTIONS.find((s) => s.name === name)!.default as number;
+    return typeof v === "number" && Number.isFinite(v) && v >= min ? v : d;
+  };
+  return {
+    session: o.session === "refuse" ? "refuse" : "wait",
+    sessionWaitMs: num("sessionWaitMs", 0),
+    resendMs: num("resendMs", 1),
+    maxBatch: Math.floor(num("maxBatch", 1)),
+    maxBuffered: Math.floor(num("maxBuffered", 1)),
+    checkDeps,
+  };
+}
