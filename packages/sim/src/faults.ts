@@ -135,7 +135,11 @@ export function randomFaults(
   if (active.includes("dup") && rng.chance(0.5)) network.dup = rate(uniform(rng, 0, 0.05));
   if (active.includes("reorder") && rng.chance(0.5)) network.reorder = rate(uniform(rng, 0, 0.2));
   if (active.includes("delay") && rng.chance(0.5)) {
-    network.delay = { kind: "exponential", meanMs: round(uniform(rng, 1, 10)), minMs: round(uniform(rng, 0, 3)) };
+    network.delay = {
+      kind: "exponential",
+      meanMs: round(uniform(rng, 1, 10)),
+      minMs: round(uniform(rng, 0, 3)),
+    };
   }
   const baseLoss = network.loss ?? 0;
   const baseDup = network.dup ?? 0;
@@ -144,7 +148,8 @@ export function randomFaults(
   const interval = round(uniform(rng, 100, 1500));
   const maxDuration = round(uniform(rng, 100, 2000));
   // Most seeds keep a majority up; about one in ten may lose it.
-  const maxDown = rng.chance(0.1) ? n : Math.floor((n - 1) / 2);
+  const unsafe = rng.chance(0.1);
+  const maxDown = unsafe ? n : Math.floor((n - 1) / 2);
   const downs: { id: string; from: number; to: number }[] = [];
   const pickNode = () => rng.pick(nodes);
   const subset = (): string[] => {
@@ -180,6 +185,14 @@ export function randomFaults(
       case "crash": {
         const live = downs.filter((d) => d.from <= t && t < d.to);
         if (live.length >= maxDown) break;
+        if (unsafe && rng.chance(0.5)) {
+          // Lose a majority at once, so availability loss and recovery from it are exercised too.
+          const victims = rng.shuffle([...nodes]).slice(0, Math.floor(n / 2) + 1);
+          for (const id of victims) faults.push({ at: t, crash: id });
+          for (const id of victims) faults.push({ at: end, restart: id });
+          for (const id of victims) downs.push({ id, from: t, to: end });
+          break;
+        }
         if (rng.chance(0.25)) {
           faults.push({ at: t, crash: "leader" });
           faults.push({ at: end, restart: "*" });
@@ -195,7 +208,10 @@ export function randomFaults(
         break;
       }
       case "pause":
-        faults.push({ at: t, pause: { node: rng.chance(0.25) ? "leader" : pickNode(), ms: round(uniform(rng, 10, 500)) } });
+        faults.push({
+          at: t,
+          pause: { node: rng.chance(0.25) ? "leader" : pickNode(), ms: round(uniform(rng, 10, 500)) },
+        });
         break;
       case "skew": {
         const node = pickNode();

@@ -1,27 +1,27 @@
-export * from "./types.js";
-export { SimCluster, isTimeout, meanDelay } from "./sim-cluster.js";
-export type { SimClusterOptions, SimClusterStats, LinkSettings, Timeout } from "./sim-cluster.js";
-export { TraceHash } from "./trace-hash.js";
-export { EventQueue } from "./event-queue.js";
 export type { QueuedEvent } from "./event-queue.js";
-export { applyFault, faultStepKey, randomFaults, resolveTargets } from "./faults.js";
+export { EventQueue } from "./event-queue.js";
 export type { FaultStepKey } from "./faults.js";
-export { generatePlan, keyName, startWorkload, timeNs } from "./workload.js";
-export type { WorkloadOptions, WorkloadRun } from "./workload.js";
-export { horizonMs, isFaultSchedule, materialize, runSimulation } from "./run-simulation.js";
+export { applyFault, faultStepKey, randomFaults, resolveTargets } from "./faults.js";
+export type { ReplayFile } from "./replay.js";
+export { fromReplayFile, toReplayFile } from "./replay.js";
 export type { Materialized } from "./run-simulation.js";
-export { echoEngine, forwardEngine, EchoCore, ForwardCore } from "./testing.js";
-export type { EchoMessage, ForwardMessage } from "./testing.js";
+export { horizonMs, isFaultSchedule, materialize, runSimulation } from "./run-simulation.js";
 export {
-  ScenarioError,
   checkTargets,
   formatErrors,
   parseScenario,
+  ScenarioError,
   scenarioSchema,
   scenarioToConfig,
   validateFaultSteps,
 } from "./scenario.js";
-export { fromReplayFile, toReplayFile } from "./replay.js";
-export type { ReplayFile } from "./replay.js";
-export { shrink } from "./shrink.js";
 export type { ShrinkOptions } from "./shrink.js";
+export { shrink } from "./shrink.js";
+export type { LinkSettings, SimClusterOptions, SimClusterStats, Timeout } from "./sim-cluster.js";
+export { isTimeout, meanDelay, SimCluster } from "./sim-cluster.js";
+export type { EchoMessage, ForwardMessage, PingMessage } from "./testing.js";
+export { EchoCore, echoEngine, ForwardCore, forwardEngine, PingCore, pingEngine } from "./testing.js";
+export { TraceHash } from "./trace-hash.js";
+export * from "./types.js";
+export type { WorkloadOptions, WorkloadRun } from "./workload.js";
+export { generatePlan, keyName, startWorkload, timeNs } from "./workload.js";

@@ -1,18 +1,18 @@
-import { type HistoryEvent, type RequestOptions, Rng, isDefinite, isKvErrorCode } from "@consistency-lab/kv";
+import { type HistoryEvent, isDefinite, isKvErrorCode, type RequestOptions, Rng } from "@consistency-lab/kv";
 import { applyFault, randomFaults } from "./faults.js";
-import { SimCluster, meanDelay } from "./sim-cluster.js";
+import { meanDelay, SimCluster } from "./sim-cluster.js";
 import {
   DEFAULT_RECOVERY_MS,
   FAULT_KINDS,
   type FaultKind,
   type FaultStep,
   type NetworkConfig,
+  resolveNetwork,
+  resolveWorkload,
   type SimConfig,
   type SimResult,
   type WorkloadPlan,
   type WorkloadSpec,
-  resolveNetwork,
-  resolveWorkload,
 } from "./types.js";
 import { generatePlan, keyName, startWorkload, timeNs } from "./workload.js";
 
@@ -124,7 +124,16 @@ export function runSimulation(config: SimConfig): SimResult {
   c.nodes.forEach((node, i) => {
     if (c.isCrashed(node)) return;
     finalLeft++;
-    finalReads(c, node, m.plan.clients.length + i, keyList, finalOptions, m.workload.deadlineMs, history, () => finalLeft--);
+    finalReads(
+      c,
+      node,
+      m.plan.clients.length + i,
+      keyList,
+      finalOptions,
+      m.workload.deadlineMs,
+      history,
+      () => finalLeft--,
+    );
   });
   c.runUntil(() => finalLeft === 0, keyList.length * (m.workload.deadlineMs + 10) + 10);
 
@@ -198,15 +207,39 @@ function finalReads(
     }
     const key = keys[i++]!;
     const meta = { final: true };
-    history.push({ process, type: "invoke", f: "read", key, value: null, time: timeNs(c.now), session, meta });
+    history.push({
+      process,
+      type: "invoke",
+      f: "read",
+      key,
+      value: null,
+      time: timeNs(c.now),
+      session,
+      meta,
+    });
     let finished = false;
     const finish = (ev: Partial<HistoryEvent>) => {
       if (finished) return;
       finished = true;
-      history.push({ process, type: "ok", f: "read", key, value: null, ...ev, time: timeNs(c.now), session, meta });
+      history.push({
+        process,
+        type: "ok",
+        f: "read",
+        key,
+        value: null,
+        ...ev,
+        time: timeNs(c.now),
+        session,
+        meta,
+      });
       next();
     };
-    const req = { op: "get" as const, key, session: { clientId: session, seq: i }, ...(options ? { options } : {}) };
+    const req = {
+      op: "get" as const,
+      key,
+      session: { clientId: session, seq: i },
+      ...(options ? { options } : {}),
+    };
     const id = c.submit(node, req, (reply) => {
       const served = reply.meta?.node ?? node;
       if (reply.error !== undefined) {

@@ -1,5 +1,5 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { EngineDefinition } from "@consistency-lab/kv";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { FAULT_STEP_KEYS, type FaultStep, type Scenario, type SimConfig } from "./types.js";
 
 /** ScenarioError is a scenario or replay file that does not validate; the message names the field and its path. */
@@ -17,7 +17,11 @@ export class ScenarioError extends Error {
 
 const ms = { type: "number", minimum: 0 } as const;
 const rate = { type: "number", minimum: 0, maximum: 1 } as const;
-const target = { type: "string", minLength: 1, description: 'a node id, "*" (every node) or "leader"' } as const;
+const target = {
+  type: "string",
+  minLength: 1,
+  description: 'a node id, "*" (every node) or "leader"',
+} as const;
 const group = { type: "array", items: target, minItems: 1 } as const;
 
 const delayDistSchema = {
@@ -94,7 +98,12 @@ const optionsSchema = {
 
 /** The argument schema of each fault step kind. */
 const stepArgSchemas: Record<(typeof FAULT_STEP_KEYS)[number], object> = {
-  partition: { type: "array", items: group, minItems: 1, description: "groups cut from each other both ways" },
+  partition: {
+    type: "array",
+    items: group,
+    minItems: 1,
+    description: "groups cut from each other both ways",
+  },
   "partition-oneway": {
     type: "object",
     additionalProperties: false,
@@ -105,7 +114,12 @@ const stepArgSchemas: Record<(typeof FAULT_STEP_KEYS)[number], object> = {
   heal: { const: true, description: "remove every partition" },
   crash: target,
   restart: target,
-  pause: { type: "object", additionalProperties: false, required: ["node", "ms"], properties: { node: target, ms } },
+  pause: {
+    type: "object",
+    additionalProperties: false,
+    required: ["node", "ms"],
+    properties: { node: target, ms },
+  },
   skew: {
     type: "object",
     additionalProperties: false,
@@ -133,7 +147,10 @@ function stepSchema(key: (typeof FAULT_STEP_KEYS)[number]): object {
     type: "object",
     additionalProperties: false,
     required: ["at", key],
-    properties: { at: { ...ms, description: "virtual ms from the workload start" }, [key]: stepArgSchemas[key] },
+    properties: {
+      at: { ...ms, description: "virtual ms from the workload start" },
+      [key]: stepArgSchemas[key],
+    },
   };
 }
 
@@ -159,7 +176,13 @@ export const scenarioSchema: object = {
   },
 };
 
-const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, strictTypes: false, strictRequired: false });
+const ajv = new Ajv({
+  allErrors: true,
+  discriminator: true,
+  strict: true,
+  strictTypes: false,
+  strictRequired: false,
+});
 
 /** Top-level scenario shape with fault steps checked one by one (so errors name the step's own fields). */
 const scenarioShape = ajv.compile({
@@ -167,12 +190,26 @@ const scenarioShape = ajv.compile({
   $schema: undefined,
   properties: { ...(scenarioSchema as { properties: object }).properties, faults: { type: "array" } },
 });
-const stepValidators = new Map<string, ValidateFunction>(FAULT_STEP_KEYS.map((k) => [k, ajv.compile(stepSchema(k))]));
+const stepValidators = new Map<string, ValidateFunction>(
+  FAULT_STEP_KEYS.map((k) => [k, ajv.compile(stepSchema(k))]),
+);
 
 const replayShape = ajv.compile({
   type: "object",
   additionalProperties: false,
-  required: ["format", "version", "engine", "options", "nodes", "seed", "workload", "network", "faults", "plan", "recoveryMs"],
+  required: [
+    "format",
+    "version",
+    "engine",
+    "options",
+    "nodes",
+    "seed",
+    "workload",
+    "network",
+    "faults",
+    "plan",
+    "recoveryMs",
+  ],
   properties: {
     format: { const: "clab-replay" },
     version: { const: 1 },
@@ -255,7 +292,10 @@ export function validateFaultSteps(faults: unknown[], prefix = "/faults"): strin
     const kinds = keys.filter((k) => (FAULT_STEP_KEYS as readonly string[]).includes(k));
     if (kinds.length !== 1) {
       const unknown = keys.filter((k) => !kinds.includes(k));
-      const detail = unknown.length > 0 ? `; unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}` : "";
+      const detail =
+        unknown.length > 0
+          ? `; unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}`
+          : "";
       problems.push(
         kinds.length === 0
           ? `${path}: no fault kind (one of ${FAULT_STEP_KEYS.join(", ")})${detail}`
@@ -285,7 +325,8 @@ export function checkTargets(faults: FaultStep[], ids: string[], prefix = "/faul
       if (!ok(t)) bad.push(t);
     };
     if (s.partition) for (const g of s.partition) for (const t of g) check(t);
-    if (s["partition-oneway"]) for (const t of [...s["partition-oneway"].from, ...s["partition-oneway"].to]) check(t);
+    if (s["partition-oneway"])
+      for (const t of [...s["partition-oneway"].from, ...s["partition-oneway"].to]) check(t);
     if (typeof s.crash === "string") check(s.crash);
     if (typeof s.restart === "string") check(s.restart);
     for (const k of ["pause", "skew"]) if (s[k]) check(s[k].node);
@@ -297,10 +338,14 @@ export function checkTargets(faults: FaultStep[], ids: string[], prefix = "/faul
   return problems;
 }
 
-function semanticChecks(o: { workload?: Record<string, any>; network?: Record<string, any> }, prefix = ""): string[] {
+function semanticChecks(
+  o: { workload?: Record<string, any>; network?: Record<string, any> },
+  prefix = "",
+): string[] {
   const problems: string[] = [];
   const d = o.network?.delay;
-  if (d?.kind === "uniform" && d.minMs > d.maxMs) problems.push(`${prefix}/network/delay: minMs is larger than maxMs`);
+  if (d?.kind === "uniform" && d.minMs > d.maxMs)
+    problems.push(`${prefix}/network/delay: minMs is larger than maxMs`);
   const mix = o.workload?.mix;
   if (mix && !(Object.values(mix as Record<string, number>).reduce((a, b) => a + b, 0) > 0)) {
     problems.push(`${prefix}/workload/mix: needs at least one positive weight`);
@@ -325,7 +370,8 @@ export function parseScenario(json: unknown): Scenario {
   if (!scenarioShape(value)) throw new ScenarioError(formatErrors(scenarioShape.errors));
   const s = structuredClone(value) as Scenario;
   const problems = validateFaultSteps(s.faults);
-  if (problems.length === 0 && s.nodes !== undefined) problems.push(...checkTargets(s.faults, nodeIds(s.nodes)));
+  if (problems.length === 0 && s.nodes !== undefined)
+    problems.push(...checkTargets(s.faults, nodeIds(s.nodes)));
   problems.push(...semanticChecks(s as never));
   if (problems.length > 0) throw new ScenarioError(problems);
   return s;

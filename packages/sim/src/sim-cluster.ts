@@ -198,7 +198,8 @@ export class SimCluster {
     this.defaultDeadlineMs = opts.defaultDeadlineMs ?? 1000;
     if (!(this.tickMs > 0)) throw new TypeError(`tickMs must be positive, got ${this.tickMs}`);
     const nodes = opts.nodes ?? opts.engine.defaultNodes ?? 3;
-    this.nodes = typeof nodes === "number" ? Array.from({ length: nodes }, (_, i) => `n${i + 1}`) : [...nodes];
+    this.nodes =
+      typeof nodes === "number" ? Array.from({ length: nodes }, (_, i) => `n${i + 1}`) : [...nodes];
     if (this.nodes.length === 0) throw new TypeError("a cluster needs at least one node");
     this.n = this.nodes.length;
     this.nodes.forEach((id, i) => {
@@ -230,7 +231,8 @@ export class SimCluster {
     }));
     for (const s of this.states) this.start(s);
     // Stagger the first ticks so nodes do not all tick at the same instant.
-    for (const s of this.states) this.push(((s.index + 1) * this.tickMs) / (this.n + 1), TICK, s.index, -1, null);
+    for (const s of this.states)
+      this.push(((s.index + 1) * this.tickMs) / (this.n + 1), TICK, s.index, -1, null);
   }
 
   // ---------------------------------------------------------------- clock and event loop
@@ -302,7 +304,10 @@ export class SimCluster {
 
   /** quiesce runs until no peer message is in flight, no node holds queued input, or `maxMs` passed. */
   quiesce(maxMs: number): boolean {
-    return this.runUntil(() => this.inFlightMessages === 0 && this.states.every((s) => s.inbox.length === 0), maxMs);
+    return this.runUntil(
+      () => this.inFlightMessages === 0 && this.states.every((s) => s.inbox.length === 0),
+      maxMs,
+    );
   }
 
   /** at schedules `fn` at virtual time `time` (clamped to now). */
@@ -394,7 +399,8 @@ export class SimCluster {
     if (this.persistLatencyMs > 0 && (persist.length > 0 || s.persistQueue.length > 0)) {
       // Held back until durable; a batch without records still waits for the ones before it.
       s.persistQueue.push({ persist, send: r.send, replies: r.replies });
-      if (persist.length > 0) this.push(this.clock + this.persistLatencyMs, PERSIST_DONE, s.index, s.gen, null);
+      if (persist.length > 0)
+        this.push(this.clock + this.persistLatencyMs, PERSIST_DONE, s.index, s.gen, null);
       return;
     }
     if (persist.length > 0) this.applyPersist(s, persist);
@@ -502,7 +508,8 @@ export class SimCluster {
     this.push(t, DELIVER, to, s.index, message);
     const dup = this.net.dup;
     if (dup > 0 && rng.next() < dup) {
-      const t2 = this.clock + this.sampleDelay(link) + Math.round(rng.next() * this.reorderSpread * 1000) / 1000;
+      const t2 =
+        this.clock + this.sampleDelay(link) + Math.round(rng.next() * this.reorderSpread * 1000) / 1000;
       h.u32(T_DUP);
       h.time(t2);
       this.counters.duplicated++;
@@ -598,7 +605,8 @@ export class SimCluster {
 
   private nodeIndex(node: string): number {
     const i = this.index.get(node);
-    if (i === undefined) throw new TypeError(`unknown node ${JSON.stringify(node)}; nodes are ${this.nodes.join(", ")}`);
+    if (i === undefined)
+      throw new TypeError(`unknown node ${JSON.stringify(node)}; nodes are ${this.nodes.join(", ")}`);
     return i;
   }
 
@@ -620,7 +628,11 @@ export class SimCluster {
   }
 
   /** request sends a client request and runs the event loop until its reply or the deadline. */
-  request(node: string, req: Omit<ClientRequest, "id">, opts: { deadlineMs?: number } = {}): ClientReply | Timeout {
+  request(
+    node: string,
+    req: Omit<ClientRequest, "id">,
+    opts: { deadlineMs?: number } = {},
+  ): ClientReply | Timeout {
     let result: ClientReply | undefined;
     const id = this.submit(node, req, (r) => {
       result = r;
@@ -631,7 +643,11 @@ export class SimCluster {
   }
 
   /** admin sends an operator command to `node` and runs until its reply or the deadline. */
-  admin(node: string, cmd: Omit<AdminCommand, "id"> & { id?: string }, opts: { deadlineMs?: number } = {}): ClientReply | Timeout {
+  admin(
+    node: string,
+    cmd: Omit<AdminCommand, "id"> & { id?: string },
+    opts: { deadlineMs?: number } = {},
+  ): ClientReply | Timeout {
     const i = this.nodeIndex(node);
     const id = cmd.id ?? `a${++this.requestCounter}`;
     let result: ClientReply | undefined;
@@ -781,7 +797,8 @@ export class SimCluster {
 
   /** partitionOneWay cuts the links from every node of `from` to every node of `to` (added to existing cuts). */
   partitionOneWay(from: string[], to: string[]): void {
-    for (const a of from) for (const b of to) if (a !== b) this.cut[this.nodeIndex(a) * this.n + this.nodeIndex(b)] = 1;
+    for (const a of from)
+      for (const b of to) if (a !== b) this.cut[this.nodeIndex(a) * this.n + this.nodeIndex(b)] = 1;
     this.traceNet(2);
   }
 

@@ -4,12 +4,12 @@ import {
   type EngineCore,
   type EngineDefinition,
   type EngineInit,
+  errorReply,
   KvError,
   NOTHING,
   type NodeStatus,
   type PersistOp,
   type Ready,
-  errorReply,
 } from "@consistency-lab/kv";
 
 /**
@@ -73,7 +73,9 @@ export class ForwardCore implements EngineCore<ForwardMessage> {
         this.persist.push({ type: "put", key: RECORD_PREFIX + req.key, value: req.value! });
       }
     }
-    this.replies.push(req.op === "cas" ? { id: req.id, ok: true, swapped, meta } : { id: req.id, ok: true, meta });
+    this.replies.push(
+      req.op === "cas" ? { id: req.id, ok: true, swapped, meta } : { id: req.id, ok: true, meta },
+    );
   }
 
   tick(now: number): void {
@@ -160,7 +162,11 @@ export class EchoCore implements EngineCore<EchoMessage> {
     if (value === null) this.data.delete(key);
     else this.data.set(key, value);
     if (this.durable) {
-      this.persist.push(value === null ? { type: "del", key: RECORD_PREFIX + key } : { type: "put", key: RECORD_PREFIX + key, value });
+      this.persist.push(
+        value === null
+          ? { type: "del", key: RECORD_PREFIX + key }
+          : { type: "put", key: RECORD_PREFIX + key, value },
+      );
     }
   }
 
@@ -168,7 +174,11 @@ export class EchoCore implements EngineCore<EchoMessage> {
     const meta = { node: this.id };
     if (!this.isLeader) {
       this.replies.push(
-        errorReply(req.id, new KvError("KV_NOT_LEADER", `${this.id} is not the leader`, { leader: this.leaderId }), meta),
+        errorReply(
+          req.id,
+          new KvError("KV_NOT_LEADER", `${this.id} is not the leader`, { leader: this.leaderId }),
+          meta,
+        ),
       );
       return;
     }
@@ -181,9 +191,12 @@ export class EchoCore implements EngineCore<EchoMessage> {
     if (swapped) {
       const value = req.op === "delete" ? null : req.value!;
       this.apply(req.key, value);
-      for (const p of this.peers) if (p !== this.id) this.send.push({ to: p, message: { type: "apply", key: req.key, value } });
+      for (const p of this.peers)
+        if (p !== this.id) this.send.push({ to: p, message: { type: "apply", key: req.key, value } });
     }
-    this.replies.push(req.op === "cas" ? { id: req.id, ok: true, swapped, meta } : { id: req.id, ok: true, meta });
+    this.replies.push(
+      req.op === "cas" ? { id: req.id, ok: true, swapped, meta } : { id: req.id, ok: true, meta },
+    );
   }
 
   tick(now: number): void {
@@ -219,8 +232,80 @@ export class EchoCore implements EngineCore<EchoMessage> {
 export const echoEngine: EngineDefinition<EchoMessage> = {
   name: "echo",
   description: "test engine: fixed leader n1 applies and copies writes to followers asynchronously",
-  options: [{ name: "persist", type: "boolean", default: true, description: "persist writes before acknowledging" }],
+  options: [
+    { name: "persist", type: "boolean", default: true, description: "persist writes before acknowledging" },
+  ],
   defaultNodes: 3,
   create: (init) => new EchoCore(init),
   supports: () => ({ ...NOTHING, convergence: true }),
+};
+
+/** PingMessage is one ping of pingEngine, numbered per sender → receiver link. */
+export interface PingMessage {
+  seq: number;
+}
+
+/**
+ * PingCore sends one numbered ping to every peer on each tick and counts, per sender, the pings it received and
+ * how many arrived out of order. It has no KV: requests are refused with KV_NOT_SUPPORTED.
+ */
+export class PingCore implements EngineCore<PingMessage> {
+  readonly id: string;
+  private readonly peers: string[];
+  private readonly sent = new Map<string, number>();
+  private readonly received: Record<string, number> = {};
+  private readonly lastSeq: Record<string, number> = {};
+  private outOfOrder = 0;
+  private send: { to: string; message: PingMessage }[] = [];
+  private replies: ClientReply[] = [];
+
+  constructor(init: EngineInit) {
+    this.id = init.id;
+    this.peers = init.peers.filter((p) => p !== init.id);
+    for (const p of this.peers) {
+      this.received[p] = 0;
+      this.lastSeq[p] = 0;
+    }
+  }
+
+  step(from: string, m: PingMessage): void {
+    this.received[from] = (this.received[from] ?? 0) + 1;
+    if (m.seq < (this.lastSeq[from] ?? 0)) this.outOfOrder++;
+    else this.lastSeq[from] = m.seq;
+  }
+
+  request(req: ClientRequest): void {
+    this.replies.push(
+      errorReply(req.id, new KvError("KV_NOT_SUPPORTED", "ping engine has no KV"), { node: this.id }),
+    );
+  }
+
+  tick(): void {
+    for (const p of this.peers) {
+      const seq = (this.sent.get(p) ?? 0) + 1;
+      this.sent.set(p, seq);
+      this.send.push({ to: p, message: { seq } });
+    }
+  }
+
+  ready(): Ready<PingMessage> {
+    const r = { persist: [], send: this.send, replies: this.replies };
+    this.send = [];
+    this.replies = [];
+    return r;
+  }
+
+  status(): NodeStatus {
+    return { id: this.id, role: "replica", received: { ...this.received }, outOfOrder: this.outOfOrder };
+  }
+}
+
+/** pingEngine registers PingCore: steady all-to-all traffic for network fault tests. */
+export const pingEngine: EngineDefinition<PingMessage> = {
+  name: "ping",
+  description: "test engine: every node pings every peer on each tick",
+  options: [],
+  defaultNodes: 3,
+  create: (init) => new PingCore(init),
+  supports: () => ({ ...NOTHING }),
 };

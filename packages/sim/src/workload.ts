@@ -3,11 +3,11 @@ import {
   type ClientRequest,
   type HistoryEvent,
   type HistoryF,
+  isDefinite,
+  isKvErrorCode,
   OP_TO_F,
   type RequestOptions,
   type Rng,
-  isDefinite,
-  isKvErrorCode,
 } from "@consistency-lab/kv";
 import type { SimCluster } from "./sim-cluster.js";
 import type { PlannedOp, WorkloadPlan, WorkloadSpec } from "./types.js";
@@ -130,16 +130,29 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
     if (spec.switchNodeRate > 0 && rng.chance(spec.switchNodeRate)) cl.node = rng.pick(nodes);
     const p = cl.ops[cl.next++]!;
     const f: HistoryF = OP_TO_F[p.op];
-    const expected = p.op === "cas" ? (p.expected !== undefined ? p.expected : (cl.lastSeen.get(p.key) ?? null)) : null;
+    const expected =
+      p.op === "cas" ? (p.expected !== undefined ? p.expected : (cl.lastSeen.get(p.key) ?? null)) : null;
     const value = historyValue(p.op, p.value, expected);
-    history.push({ process: cl.process, type: "invoke", f, key: p.key, value, time: timeNs(c.now), session: cl.clientId });
+    history.push({
+      process: cl.process,
+      type: "invoke",
+      f,
+      key: p.key,
+      value,
+      time: timeNs(c.now),
+      session: cl.clientId,
+    });
     const opNo = ++cl.opCount;
     cl.inflight = opNo;
     cl.seq++;
     let options = o.requestOptions;
     const ctx = p.op === "get" ? undefined : cl.contexts.get(p.key);
     if (ctx !== undefined) options = { ...(options ?? {}), context: ctx };
-    const req: Omit<ClientRequest, "id"> = { op: p.op, key: p.key, session: { clientId: cl.clientId, seq: cl.seq } };
+    const req: Omit<ClientRequest, "id"> = {
+      op: p.op,
+      key: p.key,
+      session: { clientId: cl.clientId, seq: cl.seq },
+    };
     if (p.value !== undefined && (p.op === "put" || p.op === "cas")) req.value = p.value;
     if (p.op === "cas") req.expected = expected;
     if (options !== undefined) req.options = options;
@@ -148,7 +161,15 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
 
     const complete = (ev: Omit<HistoryEvent, "process" | "f" | "key" | "time" | "session">) => {
       cl.inflight = 0;
-      history.push({ process: cl.process, f, key: p.key, value, ...ev, time: timeNs(c.now), session: cl.clientId });
+      history.push({
+        process: cl.process,
+        f,
+        key: p.key,
+        value,
+        ...ev,
+        time: timeNs(c.now),
+        session: cl.clientId,
+      });
       c.after(think(), () => nextOp(cl));
     };
 
@@ -159,7 +180,13 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
       const err = reply.error;
       if (err !== undefined) {
         const hint = err.leader;
-        if (err.code === "KV_NOT_LEADER" && hint !== undefined && hint !== cl.node && nodes.includes(hint) && c.now < deadline) {
+        if (
+          err.code === "KV_NOT_LEADER" &&
+          hint !== undefined &&
+          hint !== cl.node &&
+          nodes.includes(hint) &&
+          c.now < deadline
+        ) {
           cl.node = hint;
           send();
           return;
