@@ -126,8 +126,11 @@ export function replayCommand(spec: RunSpec, seed: number): string {
 }
 
 /** describeViolations renders a run's declared-guarantee violations in a few lines. */
-export function describeViolations(run: RunCheck): string {
+export function describeViolations(run: RunCheck, examples = 1): string {
   return run.violations
-    .map((v) => `${v.guarantee}: ${v.count} violation(s)${v.examples.length ? `\n    ${v.examples.join("\n    ")}` : ""}`)
+    .map((v) => {
+      const shown = v.examples.slice(0, examples).map((e) => e.replace(/\n/g, "\n      "));
+      return `${v.guarantee}: ${v.count} violation(s)${shown.length ? `\n    ${shown.join("\n    ")}` : ""}`;
+    })
     .join("\n  ");
 }

@@ -1,11 +1,21 @@
 import type { Command } from "commander";
+import { registerBench } from "./bench.js";
 import { registerSim } from "./sim.js";
 import { registerNode } from "./node.js";
 import { registerCluster } from "./cluster.js";
+import { registerStatus } from "./status.js";
+import { registerKv } from "./kv.js";
+import { registerFault } from "./fault.js";
+import { registerAdmin } from "./admin.js";
 
 /** registerCommands adds every clab subcommand. Each command lives in its own file. */
 export function registerCommands(program: Command): void {
   registerSim(program);
+  registerBench(program);
   registerNode(program);
   registerCluster(program);
+  registerStatus(program);
+  registerKv(program);
+  registerFault(program);
+  registerAdmin(program);
 }

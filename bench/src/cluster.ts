@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Launcher is how the bench starts `clab` (the CLI passes its own entry point, so the bench runs what users run). */
+export interface Launcher {
+  command: string;
+  args: string[];
+}
+
+/** ClusterHandle is a running local cluster of real node processes started with `clab cluster up`. */
+export interface ClusterHandle {
+  engine: string;
+  ids: string[];
+  endpoints: string[];
+  token: string;
+  adminToken: string;
+  pids: number[];
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** freeBasePort finds `count` consecutive free loopback ports. */
+export async function freeBasePort(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error("no free port range found on 127.0.0.1");
+}
+
+function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => {
+      reject(new Error(`cluster did not report ready within ${timeoutMs} ms\n${out}\n${err}`));
+    }, timeoutMs);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("cluster ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr!.on("data", (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`clab cluster up exited with ${code}\n${out}\n${err}`));
+    });
+  });
+}
+
+/**
+ * startCluster runs `clab cluster up` for an engine and waits for its `cluster ready` line, then reads the ids,
+ * endpoints, pids and tokens it wrote (ARCHITECTURE §5).
+ */
+export async function startCluster(
+  launcher: Launcher,
+  o: { engine: string; nodes: number; options?: Record<string, unknown>; timeoutMs?: number },
+): Promise<ClusterHandle> {
+  const dataDir = mkdtempSync(join(tmpdir(), `clab-bench-${o.engine}-`));
+  const port = await freeBasePort(o.nodes);
+  const args = [...launcher.args, "cluster", "up", "--engine", o.engine, "--nodes", String(o.nodes), "--port", String(port), "--data", dataDir];
+  for (const [k, v] of Object.entries(o.options ?? {})) args.push("--option", `${k}=${v}`);
+  const child = spawn(launcher.command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CLAB_LOG_LEVEL: "warn" } });
+  try {
+    await waitForReady(child, o.timeoutMs ?? 30_000);
+  } catch (e) {
+    child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  const info = JSON.parse(readFileSync(join(dataDir, "cluster.json"), "utf8")) as {
+    nodes: { id: string; endpoint: string; pid: number }[];
+  };
+  const token = readFileSync(join(dataDir, "cluster.token"), "utf8").trim();
+  const adminToken = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
+  const pids = info.nodes.map((n) => n.pid);
+  return {
+    engine: o.engine,
+    ids: info.nodes.map((n) => n.id),
+    endpoints: info.nodes.map((n) => n.endpoint),
+    token,
+    adminToken,
+    pids,
+    dataDir,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise<void>((r) => child.once("exit", () => r()));
+        child.kill("SIGTERM");
+        const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

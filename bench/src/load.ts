@@ -1,0 +1,103 @@
+import { KvClient } from "@consistency-lab/client";
+import type { HistoryEvent, KvStore, RequestOptions } from "@consistency-lab/kv";
+
+export type BenchOp = "get" | "put" | "cas";
+
+/** A client made for one load, recording its history when asked. */
+export interface LoadClient {
+  store: KvStore;
+  close(): Promise<void>;
+}
+
+export interface ClusterAccess {
+  endpoints: string[];
+  token: string;
+  adminToken: string;
+}
+
+/** makeClient connects a KvClient to some endpoints, recording history events into `history` when given. */
+export function makeClient(
+  c: Pick<ClusterAccess, "token">,
+  endpoints: string[],
+  o: { timeoutMs: number; process: number; history?: HistoryEvent[]; clientId?: string },
+): KvClient {
+  return new KvClient({
+    endpoints,
+    token: c.token,
+    timeoutMs: o.timeoutMs,
+    process: o.process,
+    clientId: o.clientId ?? `bench-${o.process}-${process.pid}`,
+    ...(o.history ? { record: (e: HistoryEvent) => o.history!.push(e) } : {}),
+  });
+}
+
+export interface LoadResult {
+  latencies: number[];
+  ok: number;
+  errors: number;
+  timeouts: number;
+  seconds: number;
+}
+
+/** valueOf makes a unique value of about `bytes` bytes (unique values let the checker tell writes apart). */
+export function valueOf(tag: string, bytes: number): string {
+  return tag.length >= bytes ? tag : tag + ".".repeat(bytes - tag.length);
+}
+
+/**
+ * runLoad drives `clients` closed-loop clients (each one op in flight) for `durationMs` and returns latencies of the
+ * completed ops. put writes unique values; get reads keys written beforehand; cas swaps a client's own key from the
+ * value it last wrote, so every cas is a real read-compare-write.
+ */
+export async function runLoad(o: {
+  clients: KvStore[];
+  op: BenchOp;
+  durationMs: number;
+  keys: number;
+  valueBytes: number;
+  requestOptions?: RequestOptions;
+  tag: string;
+}): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let ok = 0;
+  let errors = 0;
+  let timeouts = 0;
+  const started = performance.now();
+  const end = started + o.durationMs;
+  await Promise.all(
+    o.clients.map(async (store, ci) => {
+      let n = 0;
+      const ownKey = `cas-${o.tag}-${ci}`;
+      let current: string | null = null;
+      if (o.op === "cas") {
+        current = valueOf(`${o.tag}-c${ci}-init`, o.valueBytes);
+        try {
+          await store.put(ownKey, current, o.requestOptions);
+        } catch {
+          current = null;
+        }
+      }
+      while (performance.now() < end) {
+        const key = `k${(ci * 7919 + n) % o.keys}`;
+        const t0 = performance.now();
+        try {
+          if (o.op === "get") await store.get(key, o.requestOptions);
+          else if (o.op === "put") await store.put(key, valueOf(`${o.tag}-c${ci}-${n}`, o.valueBytes), o.requestOptions);
+          else {
+            const next = valueOf(`${o.tag}-c${ci}-${n}`, o.valueBytes);
+            const r = await store.cas(ownKey, current, next, o.requestOptions);
+            if (r.swapped) current = next;
+            else current = (await store.get(ownKey)).value;
+          }
+          latencies.push(performance.now() - t0);
+          ok++;
+        } catch (e) {
+          if ((e as { code?: string }).code === "KV_TIMEOUT") timeouts++;
+          else errors++;
+        }
+        n++;
+      }
+    }),
+  );
+  return { latencies, ok, errors, timeouts, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,187 @@
+import { join } from "node:path";
+import { type EngineDefinition, declaredGuarantees, resolveOptions } from "@consistency-lab/kv";
+import cliProgress from "cli-progress";
+import { type Launcher, startCluster } from "./cluster.js";
+import { writeComparison } from "./docs.js";
+import { PROFILES, type Variant } from "./profiles.js";
+import { type BenchResults, gitSha, type LatencyRun, machineInfo, type PromiseRow, writeResults } from "./results.js";
+import { waitForLeader } from "./scenarios/common.js";
+import { measureLatency } from "./scenarios/latency.js";
+import { availabilityThroughPartition } from "./scenarios/partition.js";
+import { simSweep } from "./scenarios/sim-sweep.js";
+import { claimUsernames } from "./scenarios/uniqueness.js";
+
+export interface BenchOptions {
+  profile: "quick" | "full";
+  /** Every engine the CLI knows; the bench runs the profile's variants of those present. */
+  engines: EngineDefinition<any>[];
+  /** Restrict to these engine names. */
+  only?: string[];
+  delays?: number[];
+  /** Where results.json goes (docs/results/latest). */
+  out: string;
+  /** Where comparison.md goes (docs). */
+  docsDir: string;
+  launcher: Launcher;
+  seed?: number;
+  versions: Record<string, string>;
+  progress?: boolean;
+}
+
+const key = (v: Variant) => `${v.engine} ${JSON.stringify(v.options)}`;
+
+/** runBench runs a profile against real local clusters, writes results.json and regenerates the comparison docs. */
+export async function runBench(o: BenchOptions): Promise<BenchResults> {
+  const profile = { ...PROFILES[o.profile] };
+  if (o.delays) profile.delays = o.delays;
+  const known = new Map(o.engines.map((e) => [e.name, e]));
+  const notes: string[] = [];
+  const wanted = (v: Variant) => (!o.only || o.only.includes(v.engine)) && known.has(v.engine);
+  for (const name of new Set([...profile.latency, ...profile.partition].map((v) => v.engine))) {
+    if (!known.has(name)) notes.push(`engine ${name} is not registered in this build; its rows are missing`);
+  }
+  const latency = profile.latency.filter(wanted);
+  const partitionVariants = profile.partition.filter(wanted);
+  const uniquenessVariants = profile.uniqueness.filter(wanted);
+  const simVariants = profile.sim.filter(wanted);
+  const seed = o.seed ?? 1;
+
+  // One cluster per distinct (engine, cluster options): every latency variant of it (differing only in request
+  // options) runs on it, then the partition and uniqueness scenarios when it is the engine's default.
+  const groups = new Map<string, Variant[]>();
+  for (const v of [...latency, ...partitionVariants]) {
+    const g = groups.get(key(v)) ?? [];
+    if (!g.some((x) => x.variant === v.variant)) g.push(v);
+    groups.set(key(v), g);
+  }
+  const steps =
+    latency.length * profile.delays.length * profile.ops.length +
+    partitionVariants.length +
+    uniquenessVariants.length +
+    simVariants.length;
+  const bar =
+    o.progress === false
+      ? undefined
+      : new cliProgress.SingleBar(
+          { format: "bench [{bar}] {value}/{total} {task}", stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 },
+          cliProgress.Presets.shades_classic,
+        );
+  bar?.start(steps, 0, { task: "starting" });
+  const step = (task: string) => bar?.increment(1, { task });
+
+  const results: BenchResults = {
+    machine: machineInfo(),
+    versions: o.versions,
+    gitSha: gitSha(),
+    startedAt: new Date().toISOString(),
+    finishedAt: "",
+    profile: profile.name,
+    config: { ...profile, latency: latency.map(key), partition: partitionVariants.map(key), sim: simVariants.map(key) },
+    seed,
+    promises: [],
+    runs: [],
+    availability: [],
+    anomalies: [],
+    uniqueness: [],
+    etcd: { available: false, version: null, note: "" },
+    notes,
+  };
+  const promised = new Set<string>();
+  const promise = (v: Variant) => {
+    const id = `${v.engine}/${v.variant}`;
+    if (promised.has(id)) return;
+    promised.add(id);
+    const e = known.get(v.engine)!;
+    const s = e.supports(resolveOptions(e.options, v.options));
+    const row: PromiseRow = {
+      engine: v.engine,
+      variant: v.variant,
+      options: v.options,
+      requestOptions: v.requestOptions as Record<string, unknown>,
+      declared: declaredGuarantees(s),
+      availability: s.availability,
+      conflicts: s.conflicts,
+      notes: s.notes ?? [],
+    };
+    results.promises.push(row);
+  };
+
+  try {
+    for (const group of groups.values()) {
+      const first = group[0]!;
+      const engine = known.get(first.engine)!;
+      bar?.update({ task: `${first.engine}: starting cluster` });
+      const cluster = await startCluster(o.launcher, { engine: first.engine, nodes: profile.nodes, options: first.options });
+      try {
+        await waitForLeader(cluster, engine.supports(resolveOptions(engine.options, first.options)).availability !== "all");
+        for (const v of group.filter((x) => latency.includes(x))) {
+          promise(v);
+          await measureLatency(
+            cluster,
+            v,
+            { ...profile, seed },
+            (r: LatencyRun) => {
+              results.runs.push(r);
+              step(`${r.engine} ${r.variant} ${r.op} @${r.delayMs}ms`);
+            },
+          );
+        }
+        const pv = group.find((x) => partitionVariants.includes(x));
+        if (pv) {
+          promise(pv);
+          bar?.update({ task: `${pv.engine}: partition timeline` });
+          const { run, anomalies } = await availabilityThroughPartition(cluster, engine, pv, profile.partitionPhasesS);
+          results.availability.push(run);
+          results.anomalies.push(anomalies);
+          step(`${pv.engine}: partition`);
+          const uv = group.find((x) => uniquenessVariants.includes(x));
+          if (uv) {
+            results.uniqueness.push(
+              await claimUsernames(cluster, uv, { names: 20, clientsPerSide: 2, partitioned: true, minority: run.minority }),
+            );
+            step(`${uv.engine}: uniqueness`);
+          }
+        }
+      } finally {
+        await cluster.stop();
+      }
+    }
+    for (const v of simVariants) {
+      bar?.update({ task: `${v.engine} ${v.variant}: simulation sweep` });
+      promise(v);
+      results.anomalies.push(simSweep(known.get(v.engine)!, v, profile.simSeeds));
+      step(`${v.engine} ${v.variant}: sim`);
+    }
+  } finally {
+    bar?.stop();
+  }
+  results.etcd = {
+    available: false,
+    version: null,
+    note: profile.etcd
+      ? "etcd was not found on PATH (Debian package etcd-server), so this run has no etcd rows."
+      : "The quick profile does not run etcd; `pnpm -s clab bench --profile full` adds it when an `etcd` binary is on PATH (Debian package etcd-server).",
+  };
+  results.finishedAt = new Date().toISOString();
+  const resultsPath = join(o.out, "results.json");
+  writeResults(resultsPath, results);
+  await writeComparison(results, o.docsDir, resultsPath);
+  return results;
+}
+
+/** summaryTable renders the short table printed at the end of a bench run. */
+export function summaryTable(r: BenchResults): string {
+  const lines = ["engine (variant)               op   delay  p50 ms  p99 ms   ops/s  floor"];
+  for (const x of r.runs) {
+    const name = (x.variant === "default" ? x.engine : `${x.engine} (${x.variant})`).padEnd(30).slice(0, 30);
+    lines.push(
+      `${name} ${x.op.padEnd(4)} ${String(x.delayMs).padStart(5)} ${x.p50Ms.toFixed(1).padStart(7)} ${x.p99Ms.toFixed(1).padStart(7)} ${String(x.opsPerSec).padStart(7)} ${String(x.floorMs).padStart(6)}`,
+    );
+  }
+  for (const a of r.availability) {
+    lines.push(
+      `partition ${a.variant === "default" ? a.engine : `${a.engine} (${a.variant})`}: majority ${(a.availability.majority * 100).toFixed(0)}% ok, minority ${(a.availability.minority * 100).toFixed(0)}% ok`,
+    );
+  }
+  return lines.join("\n");
+}

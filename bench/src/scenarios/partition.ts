@@ -1,0 +1,147 @@
+import { anomalyStats, checkGuarantees, parseHistory } from "@consistency-lab/checker";
+import { declaredGuarantees, type EngineDefinition, GUARANTEES, type HistoryEvent, resolveOptions } from "@consistency-lab/kv";
+import type { ClusterHandle } from "../cluster.js";
+import { makeClient, valueOf } from "../load.js";
+import type { Variant } from "../profiles.js";
+import type { AnomalyRow, AvailabilityPoint, AvailabilityRun } from "../results.js";
+import { heal, partition, rotated, sleep, waitForLeader } from "./common.js";
+
+/**
+ * availabilityThroughPartition cuts one node (the leader, where there is one) off from the rest, with clients on
+ * each side that talk only to the nodes on their side, and records per second and per side what they could do.
+ * The recorded history is checked afterwards: the same run feeds the anomalies table.
+ */
+export async function availabilityThroughPartition(
+  cluster: ClusterHandle,
+  engine: EngineDefinition<any>,
+  v: Variant,
+  phases: { before: number; partitioned: number; after: number },
+  clientsPerSide = 3,
+): Promise<{ run: AvailabilityRun; anomalies: AnomalyRow }> {
+  const leaderBased = engine.supports(resolveOptions(engine.options, v.options)).availability !== "all";
+  const leader = await waitForLeader(cluster, leaderBased);
+  const minority = [leader ?? cluster.ids[0]!];
+  const majority = cluster.ids.filter((id) => !minority.includes(id));
+  const epOf = (ids: string[]) => ids.map((id) => cluster.endpoints[cluster.ids.indexOf(id)]!);
+  const history: HistoryEvent[] = [];
+  const timeoutMs = 1000;
+  const sides = [
+    { side: "minority" as const, endpoints: epOf(minority) },
+    { side: "majority" as const, endpoints: epOf(majority) },
+  ];
+  const clients = sides.flatMap((s, si) =>
+    Array.from({ length: clientsPerSide }, (_, i) => ({
+      side: s.side,
+      client: makeClient(cluster, rotated(s.endpoints, i), {
+        timeoutMs,
+        process: si * clientsPerSide + i,
+        history,
+      }),
+    })),
+  );
+  const total = phases.before + phases.partitioned + phases.after;
+  const buckets = new Map<string, AvailabilityPoint>();
+  const t0 = Date.now();
+  const phaseAt = (s: number): AvailabilityPoint["phase"] =>
+    s < phases.before ? "before" : s < phases.before + phases.partitioned ? "partitioned" : "healed";
+  const bump = (side: "majority" | "minority", kind: "ok" | "fail" | "timeout") => {
+    const second = Math.floor((Date.now() - t0) / 1000);
+    if (second >= total) return;
+    const k = `${side}/${second}`;
+    let b = buckets.get(k);
+    if (!b) {
+      b = { second, side, ok: 0, fail: 0, timeout: 0, phase: phaseAt(second) };
+      buckets.set(k, b);
+    }
+    b[kind]++;
+  };
+  const end = t0 + total * 1000;
+  const load = clients.map(async ({ side, client }, ci) => {
+    let n = 0;
+    while (Date.now() < end) {
+      const key = `p${n % 4}`;
+      try {
+        if (n % 2 === 0) await client.put(key, valueOf(`c${ci}-${n}`, 16), v.requestOptions);
+        else await client.get(key, v.requestOptions);
+        bump(side, "ok");
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        bump(side, code === "KV_TIMEOUT" ? "timeout" : "fail");
+        // A refused op returns at once; pace retries so a dead side is sampled, not flooded.
+        if (code !== "KV_TIMEOUT") await sleep(50);
+      }
+      n++;
+    }
+  });
+  const faults = (async () => {
+    await sleep(phases.before * 1000);
+    await partition(cluster, minority, majority);
+    await sleep(phases.partitioned * 1000);
+    await heal(cluster);
+  })();
+  await Promise.all([...load, faults]);
+  // Quiesce, then read every key at every node for the convergence and lost-write checks.
+  await sleep(2000);
+  let p = clients.length;
+  for (const ep of cluster.endpoints) {
+    const c = makeClient(cluster, [ep], { timeoutMs: 2000, process: p++, history });
+    for (let k = 0; k < 4; k++) await c.get(`p${k}`, v.requestOptions).catch(() => undefined);
+    await c.close();
+  }
+  await Promise.all(clients.map((c) => c.client.close()));
+
+  const timeline = [...buckets.values()].sort((a, b) => a.second - b.second || a.side.localeCompare(b.side));
+  const during = (side: string) => {
+    const pts = timeline.filter((x) => x.side === side && x.phase === "partitioned");
+    const ok = pts.reduce((a, x) => a + x.ok, 0);
+    const all = pts.reduce((a, x) => a + x.ok + x.fail + x.timeout, 0);
+    return all ? ok / all : 0;
+  };
+  const recovery = (side: string) => {
+    const healAt = phases.before + phases.partitioned;
+    for (const x of timeline) {
+      if (x.side !== side || x.second < healAt) continue;
+      const all = x.ok + x.fail + x.timeout;
+      if (all > 0 && x.ok / all >= 0.9) return x.second - healAt;
+    }
+    return null;
+  };
+  const ops = parseHistory(history);
+  const options = resolveOptions(engine.options, v.options);
+  const declared = declaredGuarantees(engine.supports(options));
+  const results = checkGuarantees(ops, GUARANTEES, { timeLimitMs: 20_000 });
+  const stats = anomalyStats(ops);
+  const run: AvailabilityRun = {
+    scenario: "partition",
+    engine: v.engine,
+    variant: v.variant,
+    options: v.options,
+    nodes: cluster.ids.length,
+    minority,
+    majority,
+    partitionAtS: phases.before,
+    healAtS: phases.before + phases.partitioned,
+    timeline,
+    availability: { majority: during("majority"), minority: during("minority") },
+    recoverySeconds: { majority: recovery("majority"), minority: recovery("minority") },
+    history: { ops: ops.length, verdicts: Object.fromEntries(results.filter((r) => declared.includes(r.guarantee)).map((r) => [r.guarantee, r.verdict])) },
+  };
+  const anomalies: AnomalyRow = {
+    scenario: "anomalies",
+    source: "cluster",
+    engine: v.engine,
+    variant: v.variant,
+    options: v.options,
+    runs: 1,
+    ops: ops.length,
+    declared,
+    broken: Object.fromEntries(results.map((r) => [r.guarantee, r.verdict === "violation" ? 1 : 0])),
+    staleReads: stats.staleReads,
+    maxVersionsBehind: stats.maxVersionsBehind,
+    maxMsBehind: stats.maxMsBehind,
+    lostWrites: stats.lostWrites,
+    siblingReads: stats.siblingReads,
+    maxSiblings: stats.maxSiblings,
+  };
+  return { run, anomalies };
+}
