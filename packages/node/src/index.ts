@@ -1,6 +1,6 @@
 export { DEFAULT_MAX_PENDING, Driver, type DriverCounters, type DriverIo } from "./driver.js";
 export { createLogger } from "./logger.js";
-export { DEFAULT_TICK_MS, Node, type NodeConfig, type NodeStatusReport, sortIds, type TlsFiles } from "./node.js";
+export { DEFAULT_TICK_MS, Node, type NodeConfig, type NodeStatusReport, sortIds, type TlsFiles, wsTransport } from "./node.js";
 export type {
   LoggerLike,
   NodeTransport,

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { EngineDefinition, NodeId, OptionValue } from "@consistency-lab/kv";
 import type { pino } from "pino";
-import { Node } from "./node.js";
+import { MemoryStorage } from "@consistency-lab/storage";
+import { Node, type NodeConfig } from "./node.js";
 import type { LoggerLike, TransportFactory } from "./node-transport.js";
 import { freePorts } from "./ports.js";
 
@@ -29,7 +30,14 @@ export interface LocalCluster {
   endpoints: string[];
   token: string;
   adminToken: string;
+  /** The running node of each id, in id order; a stopped node keeps its last instance here until restarted. */
   nodes: Node[];
+  /** node returns the current instance of a node by id. */
+  node(id: NodeId): Node;
+  /** stopNode stops one node gracefully (its data stays). */
+  stopNode(id: NodeId): Promise<void>;
+  /** startNode starts a stopped node again on the same port and data (LevelDB dir, or the same in-memory records). */
+  startNode(id: NodeId): Promise<Node>;
   stop(): Promise<void>;
 }
 
@@ -48,11 +56,17 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const members = Object.fromEntries(ids.map((id, i) => [id, endpoints[i]!]));
   const token = opts.token ?? randomBytes(24).toString("hex");
   const adminToken = opts.adminToken ?? randomBytes(24).toString("hex");
+  const indexOf = (id: NodeId): number => {
+    const i = ids.indexOf(id);
+    if (i < 0) throw new TypeError(`no node ${id}`);
+    return i;
+  };
   const nodes: Node[] = [];
-  try {
-    for (const [i, id] of ids.entries()) {
-      nodes.push(
-        await Node.start({
+  // In-memory records survive a stopNode/startNode like a disk would, so restarts can be tested without LevelDB.
+  const backings = ids.map(() => new Map<string, string>());
+  const config = (i: number): NodeConfig => {
+    const id = ids[i]!;
+    return {
           engine: opts.engine,
           ...(opts.options ? { options: opts.options } : {}),
           id,
@@ -64,9 +78,11 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
           ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
           ...(opts.logger ? { logger: opts.logger } : {}),
           ...(opts.transport ? { transport: opts.transport } : {}),
-        }),
-      );
-    }
+          ...(opts.dataDir ? {} : { storage: new MemoryStorage(backings[i]) }),
+    };
+  };
+  try {
+    for (const i of ids.keys()) nodes.push(await Node.start(config(i)));
   } catch (e) {
     await Promise.all(nodes.map((n) => n.stop()));
     throw e;
@@ -77,6 +93,14 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     token,
     adminToken,
     nodes,
+    node: (id) => nodes[indexOf(id)]!,
+    stopNode: (id) => nodes[indexOf(id)]!.stop(),
+    startNode: async (id) => {
+      const i = indexOf(id);
+      await nodes[i]!.stop();
+      nodes[i] = await Node.start(config(i));
+      return nodes[i]!;
+    },
     stop: async () => {
       await Promise.all(nodes.map((n) => n.stop()));
     },

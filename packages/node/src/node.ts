@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
   type EngineDefinition,
-  KvError,
   type NodeId,
   type NodeStatus,
   type OptionValue,
@@ -9,6 +8,7 @@ import {
   resolveOptions,
 } from "@consistency-lab/kv";
 import { LevelStorage, MemoryStorage, type Storage } from "@consistency-lab/storage";
+import { WsTransport } from "@consistency-lab/transport-ws";
 import type { pino } from "pino";
 import { Driver, type DriverCounters, errorInfo } from "./driver.js";
 import { createLogger } from "./logger.js";
@@ -105,7 +105,7 @@ export class Node {
       const seed = cfg.seed ?? randomBytes(4).readUInt32LE(0);
       const now = Date.now();
       const core = cfg.engine.create({ id: cfg.id, peers, rng: new Rng(seed), options, now, records });
-      const factory = cfg.transport ?? (await loadWsTransport());
+      const factory = cfg.transport ?? wsTransport;
       node.driver = new Driver(
         core,
         { persist: (ops) => storage.apply(ops), send: (to, m) => node.transport.send(to, m) },
@@ -184,11 +184,5 @@ function withoutSelf(peers: Record<NodeId, string>, id: NodeId): Record<NodeId, 
   return out;
 }
 
-async function loadWsTransport(): Promise<TransportFactory> {
-  const mod = (await import("@consistency-lab/transport-ws")) as unknown as {
-    WsTransport?: new (...args: Parameters<TransportFactory>) => NodeTransport;
-  };
-  const Ws = mod.WsTransport;
-  if (!Ws) throw new KvError("KV_NOT_SUPPORTED", "@consistency-lab/transport-ws has no WsTransport");
-  return (settings, handlers, logger) => new Ws(settings, handlers, logger);
-}
+/** wsTransport builds the real WebSocket transport (@consistency-lab/transport-ws). */
+export const wsTransport: TransportFactory = (settings, handlers, logger) => new WsTransport(settings, handlers, logger);
