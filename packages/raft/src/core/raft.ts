@@ -522,7 +522,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) return this.sendSnapshot(to, pr);
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.opts.maxMsgEntries, this.opts.maxMsgBytes);
-    if (entries.length === 0 && !sendIfEmpty) return false;
+    // A probe is sent even when empty: its reply tells where the logs match (etcd-io/raft probe state).
+    const probing = pr.state === "probe" && pr.match < this.log.lastIndex();
+    if (entries.length === 0 && !sendIfEmpty && !probing) return false;
     let bytes = 0;
     for (const e of entries) bytes += entrySize(e);
     const m: RaftMessage = { type: "append-request", term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed };
@@ -632,7 +634,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   /** @internal */
   handleAppendRequest(from: NodeId, m: Extract<RaftMessage, { type: "append-request" }>): void {
-    if (m.prevIndex < this.log.committed) {
+    // Entries up to our commit index match the leader's (Leader Completeness), except in the broken variants.
+    if (m.prevIndex < this.log.committed && this.opts.broken === "none") {
       this.send(from, { type: "append-response", term: this.term, success: true, index: this.log.committed });
       return;
     }
@@ -694,12 +697,13 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   private applyEntry(e: Entry): void {
     const cmd = e.cmd;
+    // Taken out first: applying a conf change may make this leader step down, which aborts what is pending.
+    const p = this.pending.get(e.index);
+    if (p !== undefined) this.pending.delete(e.index);
     let result: ApplyResult = {};
     if (cmd.kind === "kv") result = this.sm.apply(cmd);
     else if (cmd.kind === "conf") this.applyConfChange(cmd);
-    const p = this.pending.get(e.index);
     if (p === undefined) return;
-    this.pending.delete(e.index);
     const meta = { ...this.meta(), index: e.index };
     if (p.term !== e.term || result.stale === true) {
       this.replies.push(errorReply(p.id, new KvError("KV_ABORTED", "the proposal was superseded"), meta));

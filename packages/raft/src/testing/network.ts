@@ -28,6 +28,8 @@ export class Network {
   /** Optional filter: return false to drop a message. */
   filter: ((w: Wire) => boolean) | null = null;
   recordTrace = false;
+  /** Every message ever queued, for assertions on what was sent. */
+  readonly sent: Wire[] = [];
   private seq = 0;
 
   constructor(
@@ -89,6 +91,17 @@ export class Network {
     this.inflight = this.inflight.filter((w) => w.to !== id && w.from !== id);
   }
 
+  /** setDisk replaces a node's disk, e.g. to start a core from a hand-built state, then restarts it. */
+  setDisk(id: NodeId, records: Record<string, unknown>): void {
+    this.disks.set(id, new Map(Object.entries(records)));
+    this.restart(id);
+  }
+
+  /** messages returns every message ever queued that matches. */
+  messages(pred: (w: Wire) => boolean): Wire[] {
+    return this.sent.filter(pred);
+  }
+
   restart(id: NodeId): void {
     this.down.delete(id);
     this.cores.set(id, this.make(id, this.ids));
@@ -125,6 +138,7 @@ export class Network {
       const w: Wire = { from: id, to: e.to, message: structuredClone(e.message) };
       if (this.recordTrace) this.trace.push(describe(w));
       this.inflight.push(w);
+      this.sent.push(w);
     }
     for (const r of rd.replies) {
       if (this.recordTrace) this.trace.push(`${id} reply ${r.id} ${r.ok ? "ok" : r.error?.code}${r.value !== undefined ? ` value=${r.value}` : ""}${r.swapped !== undefined ? ` swapped=${r.swapped}` : ""}`);
