@@ -1,0 +1,436 @@
+import { type ClientReply, type ClientRequest, type Envelope, type EngineOptions, Rng, resolveOptions } from "@consistency-lab/kv";
+import { describe, expect, it } from "vitest";
+import type { QuorumMessage } from "./messages.js";
+import { QUORUM_OPTIONS } from "./options.js";
+import { QuorumCore, type QuorumVariant } from "./quorum-core.js";
+import { preferenceList, ringNew } from "./ring.js";
+
+interface Sent {
+  from: string;
+  to: string;
+  message: QuorumMessage;
+}
+
+/**
+ * Net drives cores by hand: every Ready is drained into a durable disk and an outbox, and the test decides which
+ * messages are delivered, in what order, and which are dropped.
+ */
+class Net {
+  readonly cores = new Map<string, QuorumCore>();
+  readonly disks = new Map<string, Map<string, unknown>>();
+  readonly replies: ClientReply[] = [];
+  outbox: Sent[] = [];
+  now = 0;
+  private reqSeq = 0;
+
+  constructor(
+    readonly ids: string[],
+    readonly raw: Record<string, string | number | boolean> = {},
+    readonly variant: QuorumVariant = {},
+  ) {
+    for (const id of ids) this.start(id);
+  }
+
+  get options(): EngineOptions {
+    return resolveOptions(QUORUM_OPTIONS, this.raw);
+  }
+
+  start(id: string): void {
+    const disk = this.disks.get(id) ?? new Map<string, unknown>();
+    this.disks.set(id, disk);
+    this.cores.set(id, new QuorumCore({ id, peers: this.ids, rng: new Rng(this.ids.indexOf(id) + 1), options: this.options, now: this.now, records: disk }, this.variant));
+  }
+
+  core(id: string): QuorumCore {
+    return this.cores.get(id)!;
+  }
+
+  drain(id: string): void {
+    const r = this.core(id).ready();
+    const disk = this.disks.get(id)!;
+    for (const p of r.persist) {
+      if (p.type === "put") disk.set(p.key, structuredClone(p.value));
+      else disk.delete(p.key);
+    }
+    for (const e of r.send as Envelope<QuorumMessage>[]) this.outbox.push({ from: id, to: e.to, message: structuredClone(e.message) });
+    this.replies.push(...r.replies);
+  }
+
+  drainAll(): void {
+    for (const id of this.ids) this.drain(id);
+  }
+
+  request(node: string, req: Omit<ClientRequest, "id">): string {
+    const id = `q${++this.reqSeq}`;
+    this.core(node).request({ ...req, id });
+    this.drain(node);
+    return id;
+  }
+
+  reply(id: string): ClientReply | undefined {
+    return this.replies.find((r) => r.id === id);
+  }
+
+  /** take removes and returns the queued messages matching `pred`. */
+  take(pred: (s: Sent) => boolean): Sent[] {
+    const hit = this.outbox.filter(pred);
+    this.outbox = this.outbox.filter((s) => !pred(s));
+    return hit;
+  }
+
+  deliver(s: Sent): void {
+    this.core(s.to).step(s.from, s.message);
+    this.drain(s.to);
+  }
+
+  /** flush delivers queued messages (except those `drop` rejects) until none are left. */
+  flush(drop: (s: Sent) => boolean = () => false, max = 10_000): void {
+    for (let i = 0; i < max && this.outbox.length > 0; i++) {
+      const s = this.outbox.shift()!;
+      if (!drop(s)) this.deliver(s);
+    }
+  }
+
+  /** advance moves time forward in `step` ms ticks, flushing messages after each. */
+  advance(ms: number, drop: (s: Sent) => boolean = () => false, step = 10): void {
+    const end = this.now + ms;
+    while (this.now < end) {
+      this.now = Math.min(end, this.now + step);
+      for (const id of this.ids) {
+        this.core(id).tick(this.now);
+        this.drain(id);
+      }
+      this.flush(drop);
+    }
+  }
+}
+
+const three = ["n1", "n2", "n3"];
+const five = ["n1", "n2", "n3", "n4", "n5"];
+const isType = (t: QuorumMessage["type"]) => (s: Sent) => s.message.type === t;
+
+describe("quorum core: W and R counting", () => {
+  it("a write is stored locally, sent to the other N-1 replicas, and acknowledged after W acks", () => {
+    const net = new Net(three);
+    const id = net.request("n1", { op: "put", key: "k", value: "v" });
+    // The coordinator's own copy is in its persisted batch before anything else happens.
+    expect(net.disks.get("n1")!.has("k/k")).toBe(true);
+    const stores = net.take(isType("store"));
+    expect(stores.map((s) => s.to).sort()).toEqual(["n2", "n3"]);
+    expect(net.reply(id)).toBeUndefined();
+    net.deliver(stores[0]!);
+    // The replica persisted before its ack left (same Ready: persist first, then send).
+    expect(net.disks.get(stores[0]!.to)!.has("k/k")).toBe(true);
+    expect(net.reply(id)).toBeUndefined();
+    net.flush(); // the ack
+    expect(net.reply(id)).toMatchObject({ ok: true });
+    expect(net.reply(id)!.context).toMatch(/^s:/);
+  });
+
+  it("w=3 per request waits for every replica; w=1 answers at once", () => {
+    const net = new Net(three);
+    const a = net.request("n1", { op: "put", key: "k", value: "v", options: { w: 1 } });
+    expect(net.reply(a)).toMatchObject({ ok: true });
+    const b = net.request("n1", { op: "put", key: "k", value: "v2", options: { w: 3 } });
+    net.flush((s) => s.message.type === "store-ack" && s.from === "n3");
+    expect(net.reply(b)).toBeUndefined();
+  });
+
+  it("a read replies after R replies and returns the merged state", () => {
+    const net = new Net(three);
+    net.request("n1", { op: "put", key: "k", value: "v", options: { w: 3 } });
+    net.flush();
+    const id = net.request("n2", { op: "get", key: "k" });
+    const fetches = net.take(isType("fetch"));
+    expect(fetches.length).toBe(2);
+    net.deliver(fetches[0]!);
+    net.flush();
+    expect(net.reply(id)).toMatchObject({ ok: true, value: "v" });
+  });
+
+  it("validates r and w per request against n", () => {
+    const net = new Net(three);
+    for (const options of [{ r: 4 }, { w: 4 }, { r: 0 }]) {
+      const id = net.request("n1", { op: "get", key: "k", options });
+      expect(net.reply(id)?.error?.code).toBe("KV_INVALID_ARGUMENT");
+    }
+    const bad = net.request("n1", { op: "put", key: "k", value: "v", options: { context: "garbage" } });
+    expect(net.reply(bad)?.error?.code).toBe("KV_INVALID_ARGUMENT");
+  });
+
+  it("refuses up front with KV_UNAVAILABLE (nothing sent, nothing stored) when fewer than W primaries are up", () => {
+    const net = new Net(three);
+    // n2 and n3 fall silent: n1's failure detector suspects them after three heartbeat periods.
+    net.advance(500, (s) => s.from !== "n1");
+    net.outbox = [];
+    const id = net.request("n1", { op: "put", key: "k", value: "v" });
+    expect(net.reply(id)?.error?.code).toBe("KV_UNAVAILABLE");
+    expect(net.outbox).toEqual([]);
+    expect(net.disks.get("n1")!.has("k/k")).toBe(false);
+  });
+
+  it("a write that was sent but not acknowledged in time is KV_TIMEOUT (it may have been applied)", () => {
+    const net = new Net(three);
+    const id = net.request("n1", { op: "put", key: "k", value: "v" });
+    // The replicas store the write but every ack is lost.
+    net.advance(1000, (s) => s.message.type === "store-ack");
+    expect(net.reply(id)?.error?.code).toBe("KV_TIMEOUT");
+    expect(net.disks.get("n2")!.has("k/k")).toBe(true);
+  });
+
+  it("a read that misses R replies fails definitely with KV_UNAVAILABLE", () => {
+    const net = new Net(three);
+    const id = net.request("n1", { op: "get", key: "k" });
+    net.advance(1000, (s) => s.message.type === "fetch-reply");
+    expect(net.reply(id)?.error?.code).toBe("KV_UNAVAILABLE");
+  });
+});
+
+describe("quorum core: siblings and context", () => {
+  it("blind concurrent writes become siblings; a write with the read's context resolves them", () => {
+    const net = new Net(three);
+    const a = net.request("n1", { op: "put", key: "k", value: "a" });
+    const b = net.request("n2", { op: "put", key: "k", value: "b" });
+    net.flush();
+    expect(net.reply(a)?.ok && net.reply(b)?.ok).toBe(true);
+    const g = net.request("n3", { op: "get", key: "k" });
+    net.flush();
+    const read = net.reply(g)!;
+    expect(read.values).toEqual(["a", "b"]);
+    expect(read.value).toBeUndefined();
+    const w = net.request("n3", { op: "put", key: "k", value: "ab", options: { context: read.context! } });
+    net.flush();
+    expect(net.reply(w)?.ok).toBe(true);
+    const g2 = net.request("n1", { op: "get", key: "k", options: { r: 3 } });
+    net.flush();
+    expect(net.reply(g2)).toMatchObject({ value: "ab" });
+  });
+
+  it("refuses a write past maxSiblings with KV_TOO_MANY_SIBLINGS and stores nothing", () => {
+    const net = new Net(three, { maxSiblings: 2 });
+    net.request("n1", { op: "put", key: "k", value: "a", options: { w: 3 } });
+    net.flush();
+    net.request("n1", { op: "put", key: "k", value: "b", options: { w: 3 } });
+    net.flush();
+    const before = JSON.stringify(net.core("n1").stateOf("k"));
+    const id = net.request("n1", { op: "put", key: "k", value: "c" });
+    expect(net.reply(id)?.error?.code).toBe("KV_TOO_MANY_SIBLINGS");
+    expect(JSON.stringify(net.core("n1").stateOf("k"))).toBe(before);
+    expect(net.outbox).toEqual([]);
+  });
+
+  it("cas compares the value read at R, then writes at W with that read's context", () => {
+    const net = new Net(three);
+    const c1 = net.request("n1", { op: "cas", key: "c", expected: null, value: "x" });
+    net.flush();
+    expect(net.reply(c1)).toMatchObject({ ok: true, swapped: true });
+    const c2 = net.request("n2", { op: "cas", key: "c", expected: "y", value: "z" });
+    net.flush();
+    expect(net.reply(c2)).toMatchObject({ ok: true, swapped: false });
+    const c3 = net.request("n3", { op: "cas", key: "c", expected: "x", value: "z" });
+    net.flush();
+    expect(net.reply(c3)).toMatchObject({ ok: true, swapped: true });
+    const g = net.request("n1", { op: "get", key: "c", options: { r: 3 } });
+    net.flush();
+    expect(net.reply(g)).toMatchObject({ value: "z" });
+  });
+
+  it("a write that reaches a node outside the key's replicas is forwarded to one of them", () => {
+    const net = new Net(five);
+    const ring = ringNew(five, 8);
+    const key = "fwd-key";
+    const outsider = five.find((n) => !preferenceList(ring, key, 3).includes(n))!;
+    const id = net.request(outsider, { op: "put", key, value: "v" });
+    expect(net.outbox.map((s) => s.message.type)).toEqual(["forward"]);
+    net.flush();
+    expect(net.reply(id)).toMatchObject({ ok: true });
+    expect(net.disks.get(outsider)!.has(`k/${key}`)).toBe(false);
+    expect(preferenceList(ring, key, 3)).toContain(net.reply(id)!.meta?.coordinator);
+  });
+});
+
+describe("quorum core: read repair", () => {
+  it("background read repair brings a stale replica up to date after replying", () => {
+    const net = new Net(three);
+    // The write reaches n1 and n2 only.
+    net.request("n1", { op: "put", key: "k", value: "v" });
+    net.flush((s) => s.to === "n3");
+    expect(net.core("n3").stateOf("k")).toBeUndefined();
+    const id = net.request("n1", { op: "get", key: "k", options: { r: 3 } });
+    net.flush();
+    expect(net.reply(id)).toMatchObject({ value: "v" });
+    expect(net.core("n3").dump().get("k")).toEqual(["v"]);
+  });
+
+  it("blocking read repair replies only after N - R + 1 replicas hold the merged state", () => {
+    const net = new Net(three, { readRepair: "blocking" });
+    net.request("n1", { op: "put", key: "k", value: "v", options: { w: 1 } });
+    net.outbox = []; // the write reached n1 only
+    // r=2 answered by n1 (has it) and n3 (does not): the reply waits for n3 to store it.
+    const id = net.request("n3", { op: "get", key: "k" });
+    net.flush((s) => s.message.type === "fetch" && s.to === "n2");
+    expect(net.reply(id)).toMatchObject({ value: "v" });
+    expect(net.core("n3").dump().get("k")).toEqual(["v"]);
+    const held = three.filter((n) => net.core(n).dump().has("k")).length;
+    expect(held).toBeGreaterThanOrEqual(2);
+  });
+
+  it("blocking read repair withholds the reply while repairs are unacknowledged", () => {
+    const net = new Net(three, { readRepair: "blocking" });
+    net.request("n1", { op: "put", key: "k", value: "v", options: { w: 1 } });
+    net.outbox = [];
+    // r=1 answered by n1 alone: the value must reach N - R + 1 = 3 replicas first. Every repair ack is lost.
+    const id = net.request("n1", { op: "get", key: "k", options: { r: 1 } });
+    net.flush((s) => s.message.type === "store-ack");
+    expect(net.reply(id)).toBeUndefined();
+    expect(net.core("n2").dump().get("k")).toEqual(["v"]);
+    net.advance(1000, (s) => s.message.type === "store-ack");
+    expect(net.reply(id)?.error?.code).toBe("KV_UNAVAILABLE");
+  });
+
+  it("the broken variant copies the oldest reply over the newer replica", () => {
+    const net = new Net(three, {}, { brokenReadRepair: true });
+    net.request("n1", { op: "put", key: "k", value: "old", options: { w: 3 } });
+    net.flush();
+    const ctx = net.replies.at(-1)!.context!;
+    net.request("n1", { op: "put", key: "k", value: "new", options: { w: 1, context: ctx } });
+    net.outbox = []; // only n1 has "new"
+    const id = net.request("n2", { op: "get", key: "k", options: { r: 3 } });
+    net.flush();
+    expect(net.reply(id)).toMatchObject({ value: "new" });
+    expect(net.core("n1").dump().get("k")).toEqual(["old"]);
+  });
+});
+
+describe("quorum core: sloppy quorum and hinted handoff", () => {
+  it("a write with a primary down goes to a fallback with a hint, which hands it back when the owner returns", () => {
+    const net = new Net(five, { sloppy: true });
+    const ring = ringNew(five, 8);
+    const key = "hk";
+    const [p1, p2, p3] = preferenceList(ring, key, 3) as [string, string, string];
+    // p3 is cut off long enough to be suspected by everyone.
+    const cut = (s: Sent) => s.from === p3 || s.to === p3;
+    net.advance(500, cut);
+    const id = net.request(p1, { op: "put", key, value: "v", options: { w: 3 } });
+    const stores = net.take(isType("store"));
+    const hinted = stores.find((s) => s.message.type === "store" && s.message.hintFor === p3)!;
+    expect(hinted).toBeDefined();
+    expect([p2, p3]).not.toContain(hinted.to);
+    for (const s of stores) net.deliver(s);
+    net.flush(cut);
+    expect(net.reply(id)).toMatchObject({ ok: true });
+    const fallback = hinted.to;
+    expect(net.core(fallback).hintedKeys()).toEqual([`${p3}/${key}`]);
+    // The hinted copy is durable at the fallback, and is not the fallback's own data.
+    expect([...net.disks.get(fallback)!.keys()].some((k) => k.startsWith("h/"))).toBe(true);
+    expect(net.core(fallback).dump().has(key)).toBe(false);
+    // p3 returns: heartbeats resume, the fallback hands the hint off and forgets it once acknowledged.
+    net.advance(1000);
+    expect(net.core(p3).dump().get(key)).toEqual(["v"]);
+    expect(net.core(fallback).hintedKeys()).toEqual([]);
+    expect([...net.disks.get(fallback)!.keys()].some((k) => k.startsWith("h/"))).toBe(false);
+  });
+
+  it("a hint survives the fallback's crash and is delivered after restart", () => {
+    const net = new Net(five, { sloppy: true, antiEntropyMs: 0 });
+    const ring = ringNew(five, 8);
+    const key = "hk2";
+    const [p1, , p3] = preferenceList(ring, key, 3) as [string, string, string];
+    const cut = (s: Sent) => s.from === p3 || s.to === p3;
+    net.advance(500, cut);
+    net.request(p1, { op: "put", key, value: "v" });
+    const hinted = net.outbox.find((s) => s.message.type === "store" && s.message.hintFor === p3)!;
+    net.flush(cut);
+    net.start(hinted.to); // crash + restart from its disk
+    expect(net.core(hinted.to).hintedKeys()).toEqual([`${p3}/${key}`]);
+    net.advance(1000);
+    expect(net.core(p3).dump().get(key)).toEqual(["v"]);
+  });
+
+  it("the drop-hints variant acknowledges a hinted write and never delivers it", () => {
+    const net = new Net(five, { sloppy: true, antiEntropyMs: 0 }, { dropHints: true });
+    const ring = ringNew(five, 8);
+    const key = "hk3";
+    const [p1, , p3] = preferenceList(ring, key, 3) as [string, string, string];
+    const cut = (s: Sent) => s.from === p3 || s.to === p3;
+    net.advance(500, cut);
+    net.request(p1, { op: "put", key, value: "v" });
+    const hinted = net.outbox.find((s) => s.message.type === "store" && s.message.hintFor === p3)!;
+    net.flush(cut);
+    expect(net.core(hinted.to).hintedKeys()).toEqual([]);
+    net.advance(1000);
+    expect(net.core(p3).dump().has(key)).toBe(false);
+  });
+});
+
+describe("quorum core: deletes and tombstones", () => {
+  it("a delete without a context reads first and supersedes what it read; the value does not come back", () => {
+    const net = new Net(three, { antiEntropyMs: 0 });
+    net.request("n1", { op: "put", key: "k", value: "v", options: { w: 3 } });
+    net.flush();
+    const stale = structuredClone(net.core("n3").stateOf("k")!);
+    const d = net.request("n1", { op: "delete", key: "k" });
+    net.flush();
+    expect(net.reply(d)?.ok).toBe(true);
+    // A late copy of the old value (a delayed repair, a hint) arrives after the delete.
+    net.core("n2").step("n3", { type: "store", op: "", key: "k", state: stale });
+    net.drain("n2");
+    const g = net.request("n2", { op: "get", key: "k", options: { r: 3 } });
+    net.flush();
+    expect(net.reply(g)).toMatchObject({ value: null });
+  });
+
+  it("reaps tombstones after the delay but keeps the causal context, so older copies stay dead", () => {
+    const net = new Net(three, { tombstoneReapMs: 1000, antiEntropyMs: 0 });
+    net.request("n1", { op: "put", key: "k", value: "v", options: { w: 3 } });
+    net.flush();
+    const stale = structuredClone(net.core("n3").stateOf("k")!);
+    net.request("n1", { op: "delete", key: "k", options: { w: 3 } });
+    net.flush();
+    const dead = JSON.stringify(net.core("n1").stateOf("k"));
+    expect(dead).toContain("null");
+    net.advance(1500);
+    const reaped = net.core("n1").stateOf("k")!;
+    expect(JSON.stringify(reaped)).not.toContain("null");
+    net.core("n1").step("n3", { type: "store", op: "", key: "k", state: stale });
+    net.drain("n1");
+    expect(net.core("n1").dump().has("k")).toBe(false);
+  });
+});
+
+describe("quorum core: anti-entropy and durability", () => {
+  it("anti-entropy converges replicas of keys nobody reads", () => {
+    const net = new Net(five, { antiEntropyMs: 200 });
+    for (let i = 0; i < 20; i++) net.request("n1", { op: "put", key: `k${i}`, value: `v${i}`, options: { w: 1 } });
+    // Every replication message is lost: only the coordinators (or first replica) hold the writes.
+    net.flush((s) => s.message.type === "store" || s.message.type === "forward-reply");
+    net.advance(3000);
+    const ring = ringNew(five, 8);
+    for (let i = 0; i < 20; i++) {
+      const replicas = preferenceList(ring, `k${i}`, 3);
+      for (const r of replicas) expect(net.core(r).dump().get(`k${i}`), `k${i} at ${r}`).toEqual([`v${i}`]);
+    }
+  });
+
+  it("a restarted node keeps what it acknowledged", () => {
+    const net = new Net(three);
+    const id = net.request("n1", { op: "put", key: "k", value: "v" });
+    net.flush();
+    expect(net.reply(id)?.ok).toBe(true);
+    for (const n of three) net.start(n);
+    const g = net.request("n2", { op: "get", key: "k", options: { r: 3 } });
+    net.flush();
+    expect(net.reply(g)).toMatchObject({ value: "v" });
+  });
+
+  it("LWW keeps the write with the greatest HLC stamp on every replica", () => {
+    const net = new Net(three, { conflicts: "lww" });
+    net.advance(10);
+    const a = net.request("n1", { op: "put", key: "k", value: "a" });
+    net.advance(10);
+    const b = net.request("n2", { op: "put", key: "k", value: "b" });
+    net.flush();
+    expect(net.reply(a)?.ok && net.reply(b)?.ok).toBe(true);
+    for (const n of three) expect(net.core(n).dump().get("k")).toEqual(["b"]);
+  });
+});
