@@ -1,4 +1,4 @@
-import { type ClientRequest, type HistoryEvent, KvError } from "@consistency-lab/kv";
+import { type ClientReply, type ClientRequest, type HistoryEvent, KvError } from "@consistency-lab/kv";
 import { MemoryNode } from "@consistency-lab/transport-ws";
 import { afterEach, describe, expect, it } from "vitest";
 import { connectAdmin } from "./admin-client.js";
@@ -99,5 +99,155 @@ describe("KvClient", () => {
     await Promise.all([...Array(20).keys()].map((i) => c.put("k", String(i))));
     expect((await c.get("k")).value).toBe("19");
     expectWellFormed(events);
+  });
+});
+
+describe("KvClient against awkward clusters", () => {
+  it("follows KV_NOT_LEADER to the leader named in the hint, using the welcome's members map", async () => {
+    const leader = await node({ id: "n2" });
+    const follower = await node({
+      id: "n1",
+      peers: { n2: leader.url },
+      intercept: (req) => ({
+        id: req.id,
+        ok: false,
+        error: { code: "KV_NOT_LEADER", message: "ask n2", leader: "n2" },
+      }),
+    });
+    const events: HistoryEvent[] = [];
+    // Only the follower is configured: the leader's endpoint comes from the follower's welcome.
+    const c = kv({ endpoints: [follower.url], record: (e) => events.push(e) });
+    const w = await c.put("k", "v");
+    expect(w.meta?.node).toBe("n2");
+    expect((await c.get("k")).value).toBe("v");
+    expect(leader.core.status().served).toBe(2);
+    expect(events.filter((e) => e.type === "ok").map((e) => e.node)).toEqual(["n2", "n2"]);
+  });
+
+  it("fails over from an unreachable endpoint to the next one", async () => {
+    const n = await node({ id: "n1" });
+    const c = kv({ endpoints: ["ws://127.0.0.1:1", n.url] });
+    await c.put("k", "v");
+    expect((await c.get("k")).value).toBe("v");
+  });
+
+  it("times out with KV_TIMEOUT and records info", async () => {
+    const n = await node({ id: "n1", intercept: (req) => (req.key === "slow" ? "drop" : undefined) });
+    const events: HistoryEvent[] = [];
+    const c = kv({ endpoints: [n.url], timeoutMs: 200, record: (e) => events.push(e) });
+    expect(await code(c.put("slow", "v"))).toBe("KV_TIMEOUT");
+    expect(await code(c.get("slow"))).toBe("KV_TIMEOUT");
+    expect(events.filter((e) => e.type !== "invoke").map((e) => [e.type, e.f, e.error])).toEqual([
+      ["info", "write", "KV_TIMEOUT"],
+      ["info", "read", "KV_TIMEOUT"],
+    ]);
+    await c.put("fast", "ok");
+    expect((await c.get("fast")).value).toBe("ok");
+    expectWellFormed(events);
+  });
+
+  it("ignores a reply that arrives after the deadline", async () => {
+    const held: ((r: ClientReply) => void)[] = [];
+    const n = await node({
+      id: "n1",
+      intercept: (req, reply) => {
+        if (req.key !== "slow") return undefined;
+        held.push(reply);
+        return "drop";
+      },
+    });
+    const c = kv({ endpoints: [n.url], timeoutMs: 150 });
+    await c.put("k", "real");
+    expect(await code(c.get("slow"))).toBe("KV_TIMEOUT");
+    expect(held.length).toBe(1);
+    held[0]!({ id: "ignored", ok: true, value: "late" });
+    // The late reply reaches the client now; the next read must get its own answer, not the stale one.
+    expect((await c.get("k")).value).toBe("real");
+    expect((await c.get("k")).value).toBe("real");
+  });
+
+  it("retries a refused write with the same session seq, and carries the session token", async () => {
+    const seen: ClientRequest[] = [];
+    let refuse = 2;
+    const n = await node({
+      id: "n1",
+      intercept: (req) => {
+        seen.push(req);
+        if (refuse-- > 0)
+          return { id: req.id, ok: false, error: { code: "KV_UNAVAILABLE", message: "no quorum yet" } };
+        return { id: req.id, ok: true, token: `tok-${seen.length}`, meta: { node: "n1" } };
+      },
+    });
+    const c = kv({ endpoints: [n.url], clientId: "client-a" });
+    await c.put("k", "v");
+    expect(seen.map((r) => r.session?.seq)).toEqual([1, 1, 1]);
+    expect(seen.map((r) => r.session?.clientId)).toEqual(["client-a", "client-a", "client-a"]);
+    expect(c.sessionToken).toBe("tok-3");
+    await c.get("k");
+    expect(seen[3]!.session).toEqual({ clientId: "client-a", seq: 2, token: "tok-3" });
+  });
+
+  it("gives up on a definite refusal with its code and records fail with the error", async () => {
+    const n = await node({
+      id: "n1",
+      intercept: (req) =>
+        req.key === "busy"
+          ? { id: req.id, ok: false, error: { code: "KV_UNAVAILABLE", message: "minority" } }
+          : undefined,
+    });
+    const events: HistoryEvent[] = [];
+    const c = kv({ endpoints: [n.url], timeoutMs: 10_000, retries: 3, record: (e) => events.push(e) });
+    expect(await code(c.put("busy", "v"))).toBe("KV_UNAVAILABLE");
+    expect(await code(c.get(""))).toBe("KV_INVALID_KEY");
+    // Refused until the deadline: the last definite code, or KV_TIMEOUT if an attempt was in flight at the deadline.
+    const short = kv({ endpoints: [n.url], timeoutMs: 200 });
+    expect(["KV_UNAVAILABLE", "KV_TIMEOUT"]).toContain(await code(short.put("busy", "v")));
+    expect(events.filter((e) => e.type === "fail").map((e) => e.error)).toEqual([
+      "KV_UNAVAILABLE",
+      "KV_INVALID_KEY",
+    ]);
+    expectWellFormed(events);
+  });
+
+  it("refuses a wrong token with KV_UNAUTHORIZED without retrying until the deadline", async () => {
+    const n = await node({ id: "n1" });
+    const c = kv({ endpoints: [n.url], token: "wrong", timeoutMs: 60_000 });
+    expect(await code(c.get("k"))).toBe("KV_UNAUTHORIZED");
+  });
+
+  it("reports status of every endpoint, unreachable ones included", async () => {
+    const n = await node({ id: "n1" });
+    const c = kv({ endpoints: [n.url, "ws://127.0.0.1:1"], timeoutMs: 1000 });
+    const s = await c.status();
+    expect(s[0]).toMatchObject({ id: "n1", role: "single", endpoint: n.url });
+    expect(s[1]).toMatchObject({ role: "unreachable", error: "KV_UNAVAILABLE" });
+  });
+
+  it("injects faults with the admin token only", async () => {
+    const n = await node({ id: "n1", peers: { n2: "ws://127.0.0.1:1" } });
+    const c = kv({ endpoints: [n.url] });
+    await c.fault(n.url, { type: "partition", to: ["n2"] }, ADMIN);
+    expect(n.transport.faults().links.n2!.partitioned).toBe(true);
+    expect(await code(c.fault(n.url, { type: "heal" }, TOKEN))).toBe("KV_UNAUTHORIZED");
+    expect(await code(c.fault(n.url, { type: "loss", rate: 2 }, ADMIN))).toBe("KV_INVALID_ARGUMENT");
+    expect(n.transport.faults().links.n2!.partitioned).toBe(true);
+    const rep = await c.admin(n.url, { id: "a1", command: "transfer-leader" }, ADMIN);
+    expect(rep).toMatchObject({ id: "a1", ok: false, error: { code: "KV_NOT_SUPPORTED" } });
+
+    const admin = await connectAdmin(n.url, ADMIN);
+    cleanups.push(() => admin.close());
+    expect(admin.nodeId).toBe("n1");
+    await admin.fault({ type: "heal" });
+    expect(n.transport.faults().links.n2!.partitioned).toBe(false);
+    expect((await admin.status()).id).toBe("n1");
+    expect(await code(connectAdmin(n.url, TOKEN))).toBe("KV_UNAUTHORIZED");
+  });
+
+  it("fails later operations with KV_CLOSED after close", async () => {
+    const n = await node({ id: "n1" });
+    const c = kv({ endpoints: [n.url] });
+    await c.put("k", "v");
+    await c.close();
+    expect(await code(c.get("k"))).toBe("KV_CLOSED");
   });
 });

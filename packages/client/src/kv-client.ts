@@ -212,8 +212,11 @@ export class KvClient implements KvStore {
       if (attempts >= this.maxAttempts) giveUp(last ?? new KvError("KV_TIMEOUT", "no attempts left"));
       if (this.closed) giveUp(new KvError("KV_CLOSED", "client closed"));
       if (backoff > 0) {
-        await sleep(Math.min(backoff, remaining));
-        if (deadline - performance.now() <= 0) continue;
+        // An attempt sent with no time left could only end as KV_TIMEOUT; stopping here keeps the last definite
+        // refusal as the (certain) outcome.
+        if (backoff >= remaining)
+          giveUp(last && !maybeApplied ? last : new KvError("KV_TIMEOUT", "deadline passed"));
+        await sleep(backoff);
       }
       attempts++;
       let conn: WireConnection;
@@ -331,11 +334,13 @@ export class KvClient implements KvStore {
     token: string,
     timeoutMs: number,
   ): Promise<WireConnection> {
-    const cached = cache.get(url);
+    // Admin connections are per token too: a connection opened with one token must not serve another's calls.
+    const key = role === "admin" ? `${url}\n${token}` : url;
+    const cached = cache.get(key);
     if (cached) {
       return cached.then((c) => {
         if (c.isOpen) return c;
-        if (cache.get(url) === cached) cache.delete(url);
+        if (cache.get(key) === cached) cache.delete(key);
         return this.cachedConnection(cache, url, role, token, timeoutMs);
       });
     }
@@ -349,9 +354,9 @@ export class KvClient implements KvStore {
       Object.assign(this.members, c.members);
       return c;
     });
-    cache.set(url, opening);
+    cache.set(key, opening);
     opening.catch(() => {
-      if (cache.get(url) === opening) cache.delete(url);
+      if (cache.get(key) === opening) cache.delete(key);
     });
     return opening;
   }

@@ -8,10 +8,10 @@ export interface MemoryNodeOptions extends Partial<Omit<TransportOptions, "id" |
   token: string;
   adminToken: string;
   /**
-   * intercept may answer a request instead of the store: a reply is sent as is, "drop" never answers (a node
-   * that hangs), undefined lets the store serve it.
+   * intercept may answer a request instead of the store: a reply is sent as is, "drop" sends nothing now (a node
+   * that hangs; the interceptor may keep `reply` and answer later), undefined lets the store serve it.
    */
-  intercept?: (req: ClientRequest) => ClientReply | "drop" | undefined;
+  intercept?: (req: ClientRequest, reply: (r: ClientReply) => void) => ClientReply | "drop" | undefined;
   logger?: Logger;
 }
 
@@ -55,7 +55,7 @@ export class MemoryNode {
           node.onPeerMessage?.(from, message);
         },
         onClientRequest(req, reply) {
-          const r = o.intercept?.(req);
+          const r = o.intercept?.(req, reply);
           if (r === "drop") return;
           if (r !== undefined) {
             reply({ ...r, id: req.id });

@@ -1,0 +1,202 @@
+import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { encodeFrame } from "./codec.js";
+import { MemoryNode } from "./memory-node.js";
+import { RawSocket, waitFor } from "./test-support.js";
+import { CLOSE_CODES, WIRE_VERSION } from "./wire.js";
+
+const TOKEN = "cluster-token";
+const ADMIN = "admin-token";
+const HELLO = { t: "hello", v: WIRE_VERSION, role: "client", token: TOKEN, codec: "json" };
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function node(o: Partial<Parameters<typeof MemoryNode.start>[0]> = {}): Promise<MemoryNode> {
+  const n = await MemoryNode.start({ id: "n1", token: TOKEN, adminToken: ADMIN, ...o });
+  cleanups.push(() => n.close());
+  return n;
+}
+
+async function raw(url: string): Promise<RawSocket> {
+  const s = await RawSocket.open(url);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+/** A well-behaved client still gets served: the node survived whatever came before. */
+async function stillServes(n: MemoryNode): Promise<void> {
+  const s = await raw(n.url);
+  s.frame(HELLO);
+  s.frame({ t: "req", req: { id: "ok", op: "put", key: "alive", value: "yes" } });
+  expect((await s.next((f) => f.t === "rep")).rep).toMatchObject({ id: "ok", ok: true });
+  s.close();
+}
+
+/** Expects the coded error frame and the close code that goes with it. */
+async function refused(s: RawSocket, code: string): Promise<void> {
+  expect(await s.next((f) => f.t === "error")).toMatchObject({ t: "error", code });
+  const close = await s.waitClosed();
+  const expected = { KV_UNAUTHORIZED: 4001, KV_VERSION_MISMATCH: 4002, KV_PROTOCOL: 4003 }[code];
+  expect(close.code).toBe(expected);
+}
+
+describe("bad input at the endpoint", () => {
+  it("refuses a wrong or missing token with KV_UNAUTHORIZED", async () => {
+    const n = await node();
+    for (const token of ["wrong", undefined, "", ADMIN, 42]) {
+      const s = await raw(n.url);
+      s.frame({ ...HELLO, token });
+      await refused(s, "KV_UNAUTHORIZED");
+    }
+    await stillServes(n);
+  });
+
+  it("refuses another wire version with KV_VERSION_MISMATCH", async () => {
+    const n = await node();
+    for (const v of [WIRE_VERSION + 1, 0, "1", undefined]) {
+      const s = await raw(n.url);
+      s.frame({ ...HELLO, v });
+      await refused(s, "KV_VERSION_MISMATCH");
+    }
+    await stillServes(n);
+  });
+
+  it("refuses a request, a peer message or an unknown frame before hello with KV_PROTOCOL", async () => {
+    const n = await node();
+    const before = [
+      { t: "req", req: { id: "1", op: "get", key: "k" } },
+      { t: "msg", m: {} },
+      { t: "status", id: "s" },
+      { t: "frobnicate" },
+      { no: "type" },
+      [1, 2, 3],
+      "just a string",
+      null,
+    ];
+    for (const f of before) {
+      const s = await raw(n.url);
+      s.frame(f);
+      await refused(s, "KV_PROTOCOL");
+    }
+    await stillServes(n);
+  });
+
+  it("refuses unknown frame types and peer messages on client connections after hello", async () => {
+    const n = await node();
+    for (const f of [
+      { t: "frobnicate" },
+      { t: "hello", ...HELLO },
+      { t: "msg", m: 1 },
+      { t: "welcome" },
+      {},
+      7,
+    ]) {
+      const s = await raw(n.url);
+      s.frame(HELLO);
+      await s.next((x) => x.t === "welcome");
+      s.frame(f);
+      await refused(s, "KV_PROTOCOL");
+    }
+    expect(n.peerMessages).toEqual([]);
+    await stillServes(n);
+  });
+
+  it("refuses random bytes and truncated frames with KV_PROTOCOL (or ws's own close)", async () => {
+    const n = await node();
+    const hello = encodeFrame(HELLO, "msgpack") as Buffer;
+    const inputs: [Buffer | string, boolean][] = [
+      [randomBytes(64), true],
+      [Buffer.from([0xc1]), true], // never-used msgpack byte
+      [hello.subarray(0, hello.length - 3), true], // truncated msgpack
+      [JSON.stringify(HELLO).slice(0, 20), false], // truncated JSON
+      ["{]", false],
+      [Buffer.alloc(0), true],
+      [Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff]), true], // array32 claiming 4G elements
+      [Buffer.from([0xc4, 0x03, 1, 2, 3]), true], // bin8: a Buffer is not plain data
+      [Buffer.from([0xd6, 0xff, 0, 0, 0, 1]), true], // timestamp ext: a Date is not plain data
+      ["[".repeat(100_000), false], // deep nesting
+    ];
+    for (const [data, binary] of inputs) {
+      const s = await raw(n.url);
+      s.bytes(data, binary);
+      await refused(s, "KV_PROTOCOL");
+    }
+    // Invalid UTF-8 in a text frame is caught by ws itself (close 1007) before our decoder sees it.
+    const s = await raw(n.url);
+    s.bytes(Buffer.from([0xff, 0xfe, 0xfd]), false);
+    expect((await s.waitClosed()).code).toBe(1007);
+    await stillServes(n);
+  });
+
+  it("refuses an oversized frame before buffering it (close 1009)", async () => {
+    const n = await node({ maxPayload: 64 * 1024 });
+    const s = await raw(n.url);
+    s.frame(HELLO);
+    await s.next((f) => f.t === "welcome");
+    s.frame({ t: "req", req: { id: "big", op: "put", key: "k", value: "x".repeat(100 * 1024) } });
+    expect((await s.waitClosed()).code).toBe(CLOSE_CODES.TOO_BIG);
+    await stillServes(n);
+  });
+
+  it("answers bad requests with their code and keeps the connection open", async () => {
+    const n = await node();
+    const s = await raw(n.url);
+    s.frame(HELLO);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ op: "explode", key: "k" }, "KV_UNKNOWN_OP"],
+      [{ op: "get", key: "" }, "KV_INVALID_KEY"],
+      [{ op: "get", key: 5 }, "KV_INVALID_KEY"],
+      [{ op: "get", key: "k".repeat(2000) }, "KV_TOO_LARGE"],
+      [{ op: "put", key: "k" }, "KV_INVALID_VALUE"],
+      [{ op: "put", key: "k", value: { nested: true } }, "KV_INVALID_VALUE"],
+      [{ op: "put", key: "k", value: "v".repeat(1024 * 1024 + 1) }, "KV_TOO_LARGE"],
+      [{ op: "cas", key: "k", value: "v" }, "KV_INVALID_VALUE"],
+      [{ op: "get", key: "k", options: { read: "psychic" } }, "KV_INVALID_ARGUMENT"],
+      [{ op: "get", key: "k", options: "fast" }, "KV_INVALID_ARGUMENT"],
+      [{ op: "put", key: "k", value: "v", session: { clientId: "c", seq: -1 } }, "KV_INVALID_ARGUMENT"],
+      [{ op: "put", key: "k", value: "v", session: "mine" }, "KV_INVALID_ARGUMENT"],
+    ];
+    for (const [i, [req]] of cases.entries()) s.frame({ t: "req", req: { id: `r${i}`, ...req } });
+    for (const [i, [, code]] of cases.entries()) {
+      const rep = (await s.next((f) => f.t === "rep" && (f.rep as { id: string }).id === `r${i}`)).rep;
+      expect(rep, JSON.stringify(cases[i]![0]).slice(0, 80)).toMatchObject({ ok: false, error: { code } });
+    }
+    expect(s.closed).toBeUndefined();
+    // A request without a usable id cannot be answered: that is a protocol error.
+    s.frame({ t: "req", req: { op: "get", key: "k" } });
+    await refused(s, "KV_PROTOCOL");
+    await stillServes(n);
+  });
+
+  it("closes connections that never say hello, and survives raw TCP garbage", async () => {
+    const n = await node({ handshakeTimeoutMs: 100 });
+    const idle = await raw(n.url);
+    await refused(idle, "KV_PROTOCOL");
+    await new Promise<void>((resolve) => {
+      const sock = connect(n.port, "127.0.0.1", () => {
+        sock.write(randomBytes(4096));
+        sock.end();
+      });
+      sock.resume(); // Consume the 400 reply so 'close' can fire.
+      sock.on("error", () => resolve());
+      sock.on("close", () => resolve());
+    });
+    await stillServes(n);
+  });
+
+  it("keeps serving a good client through a flood of 200 connections", async () => {
+    const n = await node();
+    const flood = await Promise.all([...Array(200).keys()].map(() => raw(n.url)));
+    // Half stay silent, half send garbage.
+    flood.forEach((s, i) => {
+      if (i % 2 === 0) s.bytes(randomBytes(32));
+    });
+    await stillServes(n);
+    await waitFor(() => flood.filter((s, i) => i % 2 === 0 && s.closed !== undefined).length === 100);
+    expect(flood.filter((s, i) => i % 2 === 1 && s.closed !== undefined).length).toBe(0);
+  });
+});
