@@ -8,7 +8,7 @@ export interface NodeTransport {
   start(): Promise<{ port: number }>;
   /** Fire-and-forget to a peer; the transport applies injected faults on this outgoing link. */
   send(to: NodeId, message: unknown): void;
-  stats(): Record<string, unknown>;
+  stats(): object;
   close(): Promise<void>;
 }
 

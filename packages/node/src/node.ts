@@ -52,7 +52,7 @@ export interface NodeStatusReport extends NodeStatus {
   /** Client requests answered (ok + failed). */
   opsServed: number;
   ops: DriverCounters;
-  transport: Record<string, unknown>;
+  transport: object;
   uptimeMs: number;
 }
 
