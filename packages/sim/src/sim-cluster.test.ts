@@ -1,6 +1,6 @@
 import { type ClientReply, memoryEngine } from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
-import { isTimeout, SimCluster } from "./sim-cluster.js";
+import { isTimeout, SimCluster, SimulationError } from "./sim-cluster.js";
 import { echoEngine, forwardEngine, pingEngine } from "./testing.js";
 
 type Counts = Record<string, number>;
@@ -301,5 +301,33 @@ describe("SimCluster node faults", () => {
     expect(c.status("n2").lastTick as number).toBeGreaterThanOrEqual(ahead);
     c.runFor(1000);
     expect(Math.abs((c.status("n2").lastTick as number) - c.now)).toBeLessThanOrEqual(10);
+  });
+});
+
+describe("SimCluster errors", () => {
+  it("wraps an exception thrown by a core with the seed, node and virtual time", () => {
+    const broken = new SimCluster({
+      engine: {
+        ...memoryEngine,
+        create: (init) => {
+          const core = memoryEngine.create(init);
+          core.tick = () => {
+            throw new Error("tick bug");
+          };
+          return core;
+        },
+      },
+      seed: 5,
+    });
+    expect(() => broken.runFor(50)).toThrow(SimulationError);
+    expect(() => broken.runFor(50)).toThrow(/n1 threw during tick at .* ms \(seed 5\): tick bug/);
+  });
+
+  it("answers admin commands an engine does not support with KV_NOT_SUPPORTED", () => {
+    const c = new SimCluster({ engine: echoEngine, seed: 1 });
+    expect(c.admin("n1", { command: "transfer-leader" })).toMatchObject({
+      ok: false,
+      error: { code: "KV_NOT_SUPPORTED" },
+    });
   });
 });

@@ -122,6 +122,29 @@ export function isTimeout(r: ClientReply | Timeout): r is Timeout {
   return (r as Timeout).timeout === true;
 }
 
+/**
+ * SimulationError wraps an exception thrown by an engine core, naming the seed, node and virtual time so the
+ * run can be replayed; the core's exception is the `cause`. A core that throws has a bug (etcd-io/raft panics).
+ */
+export class SimulationError extends Error {
+  readonly seed: number;
+  readonly node: string;
+  readonly time: number;
+
+  constructor(seed: number, node: string, time: number, what: string, cause: unknown) {
+    super(
+      `engine core ${node} threw during ${what} at ${time} ms (seed ${seed}): ${(cause as Error)?.message ?? String(cause)}`,
+      {
+        cause,
+      },
+    );
+    this.name = "SimulationError";
+    this.seed = seed;
+    this.node = node;
+    this.time = time;
+  }
+}
+
 /** meanDelay is the mean of a delay distribution in ms. */
 export function meanDelay(d: DelayDist): number {
   switch (d.kind) {
@@ -362,15 +385,19 @@ export class SimCluster {
     const now = Math.max(s.lastTick, this.clock + s.skew);
     s.lastTick = now;
     const records = this.strict ? structuredClone(s.disk) : new Map(s.disk);
-    s.core = this.engine.create({
-      id: s.id,
-      peers: [...this.nodes],
-      rng: this.root.fork(name),
-      options: { ...this.options },
-      now,
-      records,
-    }) as EngineCore<unknown>;
-    this.drain(s);
+    try {
+      s.core = this.engine.create({
+        id: s.id,
+        peers: [...this.nodes],
+        rng: this.root.fork(name),
+        options: { ...this.options },
+        now,
+        records,
+      }) as EngineCore<unknown>;
+      this.drain(s);
+    } catch (e) {
+      throw this.coreError(s, "create", e);
+    }
   }
 
   private tickNode(s: NodeState): void {
@@ -383,8 +410,12 @@ export class SimCluster {
     h.u32(TICK);
     h.u32(s.index);
     h.time(t);
-    s.core!.tick(t);
-    this.drain(s);
+    try {
+      s.core!.tick(t);
+      this.drain(s);
+    } catch (e) {
+      throw this.coreError(s, "tick", e);
+    }
   }
 
   /** drain releases a core's Ready: persist first, then sends and replies (ARCHITECTURE §2). */
@@ -542,8 +573,12 @@ export class SimCluster {
     h.u32(ev.from);
     h.u32(ev.node);
     h.time(this.clock);
-    s.core!.step(this.nodes[ev.from]!, ev.payload);
-    this.drain(s);
+    try {
+      s.core!.step(this.nodes[ev.from]!, ev.payload);
+      this.drain(s);
+    } catch (e) {
+      throw this.coreError(s, "step", e);
+    }
   }
 
   // ---------------------------------------------------------------- clients
@@ -573,22 +608,36 @@ export class SimCluster {
       const req = ev.payload as ClientRequest;
       h.str(req.id);
       this.counters.requests++;
-      s.core!.request(this.strict ? structuredClone(req) : req);
-    } else {
-      const cmd = ev.payload as AdminCommand;
-      h.str(cmd.id);
-      if (s.core!.admin === undefined) {
-        this.push(this.clock + this.net.clientDelayMs, REPLY, s.index, -1, {
-          id: cmd.id,
-          ok: false,
-          error: { code: "KV_NOT_SUPPORTED", message: `engine ${this.engine.name} has no admin commands` },
-          meta: { node: s.id },
-        } satisfies ClientReply);
-        return;
+      try {
+        s.core!.request(this.strict ? structuredClone(req) : req);
+        this.drain(s);
+      } catch (e) {
+        throw this.coreError(s, "request", e);
       }
-      s.core!.admin(cmd);
+      return;
     }
-    this.drain(s);
+    const cmd = ev.payload as AdminCommand;
+    h.str(cmd.id);
+    if (s.core!.admin === undefined) {
+      this.push(this.clock + this.net.clientDelayMs, REPLY, s.index, -1, {
+        id: cmd.id,
+        ok: false,
+        error: { code: "KV_NOT_SUPPORTED", message: `engine ${this.engine.name} has no admin commands` },
+        meta: { node: s.id },
+      } satisfies ClientReply);
+      return;
+    }
+    try {
+      s.core!.admin(cmd);
+      this.drain(s);
+    } catch (e) {
+      throw this.coreError(s, "admin", e);
+    }
+  }
+
+  private coreError(s: NodeState, what: string, e: unknown): unknown {
+    if (e instanceof SimulationError) return e;
+    return new SimulationError(this.seed, s.id, this.clock, what, e);
   }
 
   private replyArrived(reply: ClientReply): void {
