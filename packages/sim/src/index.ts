@@ -18,7 +18,7 @@ export {
 export type { ShrinkOptions } from "./shrink.js";
 export { shrink } from "./shrink.js";
 export type { LinkSettings, SimClusterOptions, SimClusterStats, Timeout } from "./sim-cluster.js";
-export { isTimeout, meanDelay, SimCluster } from "./sim-cluster.js";
+export { isTimeout, meanDelay, SimCluster, SimulationError } from "./sim-cluster.js";
 export type { EchoMessage, ForwardMessage, PingMessage } from "./testing.js";
 export { EchoCore, echoEngine, ForwardCore, forwardEngine, PingCore, pingEngine } from "./testing.js";
 export { TraceHash } from "./trace-hash.js";
