@@ -4,7 +4,12 @@ import type { SingleLeaderMessage } from "./core/messages.js";
 import { SingleLeaderCore } from "./core/single-leader-core.js";
 import { singleLeaderSupports } from "./supports.js";
 
-export { SINGLE_LEADER_OPTIONS, type SingleLeaderConfig, requiredFollowerAcks, resolveConfig } from "./core/config.js";
+export {
+  requiredFollowerAcks,
+  resolveConfig,
+  SINGLE_LEADER_OPTIONS,
+  type SingleLeaderConfig,
+} from "./core/config.js";
 export type { LogEntry, SingleLeaderMessage } from "./core/messages.js";
 export { SingleLeaderCore } from "./core/single-leader-core.js";
 export { singleLeaderSupports } from "./supports.js";
@@ -16,7 +21,8 @@ function requestOptions(options: EngineOptions): RequestOptions {
 /** singleLeaderEngine registers the single-leader engine: one leader, sync/semi-sync/async followers, epoch-fenced failover. */
 export const singleLeaderEngine: EngineDefinition<SingleLeaderMessage> = {
   name: "single-leader",
-  description: "one leader orders writes into a log; followers sync, semi-sync or async; failover with epoch fencing",
+  description:
+    "one leader orders writes into a log; followers sync, semi-sync or async; failover with epoch fencing",
   options: SINGLE_LEADER_OPTIONS,
   defaultNodes: 3,
   create: (init) => new SingleLeaderCore(init),
@@ -26,14 +32,20 @@ export const singleLeaderEngine: EngineDefinition<SingleLeaderMessage> = {
 
 /**
  * singleLeaderBrokenNoFencing is the single-leader engine without epoch fencing, with automatic failover on by
- * default: followers take replication from any leader and a leader never steps down, so after a failover two
+ * default (and a short failure-detector timeout, so failovers happen often): followers take replication from any leader and a leader never steps down, so after a failover two
  * leaders both accept and acknowledge writes (split brain). It declares what the real engine would.
  */
 export const singleLeaderBrokenNoFencing: EngineDefinition<SingleLeaderMessage> = {
   name: "single-leader-broken-no-fencing",
   description: "single-leader without epoch fencing (automatic failover): split brain",
   broken: "no epoch fencing: a deposed leader keeps replicating and acknowledging writes after a failover",
-  options: SINGLE_LEADER_OPTIONS.map((o) => (o.name === "failover" ? { ...o, default: "auto" } : o)),
+  options: SINGLE_LEADER_OPTIONS.map((o) =>
+    o.name === "failover"
+      ? { ...o, default: "auto" }
+      : o.name === "failoverTimeoutMs"
+        ? { ...o, default: 150 }
+        : o,
+  ),
   defaultNodes: 3,
   create: (init) => new SingleLeaderCore(init, { fencing: false }),
   supports: singleLeaderSupports,

@@ -29,13 +29,17 @@ export function singleLeaderSupports(options: EngineOptions): Supports {
       s.monotonicWrites = true;
       s.writesFollowReads = true;
     } else {
-      // Every follower holds a prefix of the one log; the session token (a log position) makes a follower wait
-      // until it holds the client's last write or read.
+      // Every follower holds a prefix of the one log and the session token (a log position) makes a follower wait
+      // until it holds the client's last write or read, so each session reads prefixes that only grow and include
+      // its own writes: the log order is one total order every session agrees with (sequential consistency).
+      s.sequential = true;
       s.readYourWrites = true;
       s.monotonicReads = true;
       s.monotonicWrites = true;
       s.writesFollowReads = true;
-      notes.push("follower reads: session guarantees rely on the client passing back the reply `token` (a log position)");
+      notes.push(
+        "follower reads: session guarantees rely on the client passing back the reply `token` (a log position)",
+      );
     }
   } else {
     s.availability = "majority";
@@ -46,10 +50,13 @@ export function singleLeaderSupports(options: EngineOptions): Supports {
       "automatic failover: a majority vote with an up-to-date-log check gives one leader per epoch, but a deposed leader that has not yet seen the newer epoch still serves stale reads (no leases), so reads are not linearizable",
     );
     if (!majorityDurable) {
-      notes.push("w below a majority: a failover loses acknowledged writes that only the old leader held; they are rolled back when it rejoins (status().rolledBack)");
+      notes.push(
+        "w below a majority: a failover loses acknowledged writes that only the old leader held; they are rolled back when it rejoins (status().rolledBack)",
+      );
     }
   }
-  if (!majorityDurable) notes.push("per-request `w` below the default weakens durability across failover for that write");
+  if (!majorityDurable)
+    notes.push("per-request `w` below the default weakens durability across failover for that write");
   s.notes = notes;
   return s;
 }

@@ -32,14 +32,24 @@ export const SINGLE_LEADER_OPTIONS: readonly OptionSpec[] = [
     description:
       "floor the leader always waits for: sync = every follower, semi-sync = any semiSyncK followers, async = none (w on top)",
   },
-  { name: "semiSyncK", type: "number", default: 1, description: "semi-sync: followers that must hold a write (ANY k)" },
+  {
+    name: "semiSyncK",
+    type: "number",
+    default: 1,
+    description: "semi-sync: followers that must hold a write (ANY k)",
+  },
   {
     name: "w",
     type: "string",
     default: "majority",
     description: 'default write concern: nodes incl. the leader that must hold a write, 1..N or "majority"',
   },
-  { name: "wTimeoutMs", type: "number", default: 1000, description: "write-concern timeout; past it KV_TIMEOUT" },
+  {
+    name: "wTimeoutMs",
+    type: "number",
+    default: 1000,
+    description: "write-concern timeout; past it KV_TIMEOUT",
+  },
   {
     name: "readFrom",
     type: "string",
@@ -51,7 +61,8 @@ export const SINGLE_LEADER_OPTIONS: readonly OptionSpec[] = [
     name: "maxStalenessMs",
     type: "number",
     default: 0,
-    description: "follower reads: refuse when not caught up with the leader within this many ms (0 = no bound)",
+    description:
+      "follower reads: refuse when not caught up with the leader within this many ms (0 = no bound)",
   },
   {
     name: "failover",
@@ -60,7 +71,12 @@ export const SINGLE_LEADER_OPTIONS: readonly OptionSpec[] = [
     choices: ["manual", "auto"],
     description: "manual = `admin promote`; auto = heartbeat failure detector starts an election",
   },
-  { name: "failoverTimeoutMs", type: "number", default: 500, description: "auto: silence before a follower stands" },
+  {
+    name: "failoverTimeoutMs",
+    type: "number",
+    default: 500,
+    description: "auto: silence before a follower stands",
+  },
   { name: "heartbeatMs", type: "number", default: 50, description: "leader heartbeat / retransmit interval" },
   {
     name: "sessionWaitMs",
@@ -85,7 +101,8 @@ export function resolveConfig(o: EngineOptions, fencing = true): SingleLeaderCon
     return typeof v === "number" && Number.isFinite(v) ? v : dflt;
   };
   const w = parseWriteConcern(o.w ?? "majority");
-  if (w === undefined) throw new TypeError(`option "w" must be a positive integer or "majority", got ${String(o.w)}`);
+  if (w === undefined)
+    throw new TypeError(`option "w" must be a positive integer or "majority", got ${String(o.w)}`);
   return {
     followers: (o.followers as FollowerMode) ?? "async",
     semiSyncK: num("semiSyncK", 1),

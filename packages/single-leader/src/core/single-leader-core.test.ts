@@ -1,4 +1,10 @@
-import { type ClientReply, type ClientRequest, type EngineOptions, Rng, resolveOptions } from "@consistency-lab/kv";
+import {
+  type ClientReply,
+  type ClientRequest,
+  type EngineOptions,
+  Rng,
+  resolveOptions,
+} from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
 import { SINGLE_LEADER_OPTIONS } from "./config.js";
 import type { SingleLeaderMessage } from "./messages.js";
@@ -35,7 +41,14 @@ class Net {
   start(id: string): void {
     const options: EngineOptions = resolveOptions(SINGLE_LEADER_OPTIONS, this.options);
     const core = new SingleLeaderCore(
-      { id, peers: this.ids, rng: new Rng(7 + this.ids.indexOf(id)), options, now: this.now, records: this.disks.get(id)! },
+      {
+        id,
+        peers: this.ids,
+        rng: new Rng(7 + this.ids.indexOf(id)),
+        options,
+        now: this.now,
+        records: this.disks.get(id)!,
+      },
       { fencing: this.fencing },
     );
     this.cores.set(id, core);
@@ -65,7 +78,8 @@ class Net {
     for (let i = 0; i < max && this.wire.length > 0; i++) {
       const w = this.wire.shift()!;
       const linkCut = this.cutLinks.has(`${w.from}|${w.to}`) || this.cutLinks.has(`${w.to}|${w.from}`);
-      if (!linkCut && !this.cut.has(w.from) && !this.cut.has(w.to) && this.cores.has(w.to)) this.core(w.to).step(w.from, w.message);
+      if (!linkCut && !this.cut.has(w.from) && !this.cut.has(w.to) && this.cores.has(w.to))
+        this.core(w.to).step(w.from, w.message);
       this.drain();
     }
   }
@@ -105,7 +119,12 @@ class Net {
     return this.send(to, { op: "put", key, value, options });
   }
 
-  get(to: string, key: string, options: ClientRequest["options"] = {}, token?: string): ClientReply | undefined {
+  get(
+    to: string,
+    key: string,
+    options: ClientRequest["options"] = {},
+    token?: string,
+  ): ClientReply | undefined {
     const id = this.send(to, {
       op: "get",
       key,
@@ -123,7 +142,10 @@ describe("single-leader core: replication and write concern", () => {
     const id = net.put("n1", "x", "1");
     expect(net.reply(id)).toBeUndefined();
     expect(net.disks.get("n1")!.get("log/1")).toEqual({ epoch: 1, key: "x", value: "1" });
-    expect(net.wire.map((w) => `${w.from}->${w.to} ${w.message.type}`)).toEqual(["n1->n2 append", "n1->n3 append"]);
+    expect(net.wire.map((w) => `${w.from}->${w.to} ${w.message.type}`)).toEqual([
+      "n1->n2 append",
+      "n1->n3 append",
+    ]);
     net.deliver();
     expect(net.reply(id)).toMatchObject({ ok: true, token: "1" });
     expect(net.disks.get("n2")!.get("log/1")).toEqual({ epoch: 1, key: "x", value: "1" });
@@ -190,7 +212,12 @@ describe("single-leader core: follower reads and session tokens", () => {
     const token = net.reply(id)!.token!;
     expect(token).toBe("1");
     // n2 missed the write: a read with the token waits, then refuses (definite).
-    const r = net.send("n2", { op: "get", key: "x", options: { readFrom: "follower" }, session: { clientId: "c", seq: 1, token } });
+    const r = net.send("n2", {
+      op: "get",
+      key: "x",
+      options: { readFrom: "follower" },
+      session: { clientId: "c", seq: 1, token },
+    });
     expect(net.reply(r)).toBeUndefined();
     net.tick(120);
     expect(net.reply(r)?.error?.code).toBe("KV_UNAVAILABLE");
@@ -198,14 +225,23 @@ describe("single-leader core: follower reads and session tokens", () => {
     expect(net.get("n2", "x", { readFrom: "follower" })).toMatchObject({ ok: true, value: null, token: "0" });
     net.heal();
     net.tick(60);
-    expect(net.get("n2", "x", { readFrom: "follower" }, token)).toMatchObject({ ok: true, value: "1", token: "1" });
+    expect(net.get("n2", "x", { readFrom: "follower" }, token)).toMatchObject({
+      ok: true,
+      value: "1",
+      token: "1",
+    });
   });
 
   it("a parked read is served as soon as replication brings the follower to the token", () => {
     const net = new Net({ w: "1" });
     net.isolate("n3");
     const token = net.reply(net.put("n1", "x", "1"))!.token!;
-    const r = net.send("n3", { op: "get", key: "x", options: { readFrom: "follower" }, session: { clientId: "c", seq: 1, token } });
+    const r = net.send("n3", {
+      op: "get",
+      key: "x",
+      options: { readFrom: "follower" },
+      session: { clientId: "c", seq: 1, token },
+    });
     net.heal();
     net.tick(60);
     expect(net.reply(r)).toMatchObject({ ok: true, value: "1" });
@@ -217,7 +253,9 @@ describe("single-leader core: follower reads and session tokens", () => {
     expect(net.get("n2", "x", { readFrom: "follower", maxStalenessMs: 100 })?.ok).toBe(true);
     net.isolate("n2");
     net.tick(200);
-    expect(net.get("n2", "x", { readFrom: "follower", maxStalenessMs: 100 })?.error?.code).toBe("KV_UNAVAILABLE");
+    expect(net.get("n2", "x", { readFrom: "follower", maxStalenessMs: 100 })?.error?.code).toBe(
+      "KV_UNAVAILABLE",
+    );
   });
 });
 
@@ -253,9 +291,19 @@ describe("single-leader core: failover and fencing", () => {
     // Deliver only the vote request to n3, then hand n3 an append from n1's epoch 1.
     const vote = net.wire.find((w) => w.to === "n3")!;
     net.core("n3").step(vote.from, vote.message);
-    net.core("n3").step("n1", { type: "append", epoch: 1, prevIndex: 0, prevEpoch: 0, entries: [{ epoch: 1, key: "x", value: "old" }], leaderLast: 1 });
+    net.core("n3").step("n1", {
+      type: "append",
+      epoch: 1,
+      prevIndex: 0,
+      prevEpoch: 0,
+      entries: [{ epoch: 1, key: "x", value: "old" }],
+      leaderLast: 1,
+    });
     const out = net.core("n3").ready();
-    expect(out.send.at(-1)).toEqual({ to: "n1", message: { type: "append-response", epoch: 2, ok: false, match: 0, hint: 0, fenced: true } });
+    expect(out.send.at(-1)).toEqual({
+      to: "n1",
+      message: { type: "append-response", epoch: 2, ok: false, match: 0, hint: 0, fenced: true },
+    });
     expect(net.core("n3").dump().size).toBe(0);
   });
 

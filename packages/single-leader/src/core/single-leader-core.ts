@@ -136,7 +136,8 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     entries.sort((a, b) => a[0] - b[0]);
     entries.forEach(([index, e], i) => {
       // Invariant: persisted positions are contiguous from 1 (truncation deletes a suffix in one batch).
-      if (index !== i + 1) throw new Error(`single-leader: log position ${index} found where ${i + 1} expected`);
+      if (index !== i + 1)
+        throw new Error(`single-leader: log position ${index} found where ${i + 1} expected`);
       this.log.push(e);
     });
     this.rebuild();
@@ -221,7 +222,13 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       // A pending write may or may not survive in the new leader's log: outcome unknown.
       for (const p of this.pending) {
         this.counters.aborted++;
-        this.out.replies.push(errorReply(p.id, new KvError("KV_ABORTED", "leader deposed before the write concern was met"), this.meta()));
+        this.out.replies.push(
+          errorReply(
+            p.id,
+            new KvError("KV_ABORTED", "leader deposed before the write concern was met"),
+            this.meta(),
+          ),
+        );
       }
       this.pending = [];
       this.progress = new Map();
@@ -253,13 +260,21 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     }
     const { lastIndex } = this;
     for (const to of this.peers) {
-      this.send(to, { type: "vote-request", epoch: this.epoch, lastIndex, lastEpoch: this.epochAt(lastIndex), forced });
+      this.send(to, {
+        type: "vote-request",
+        epoch: this.epoch,
+        lastIndex,
+        lastEpoch: this.epochAt(lastIndex),
+        forced,
+      });
     }
   }
 
   private failPromotes(why: string): void {
     for (const id of this.promotes) {
-      this.out.replies.push(errorReply(id, new KvError("KV_UNAVAILABLE", `promote failed: ${why}`), this.meta()));
+      this.out.replies.push(
+        errorReply(id, new KvError("KV_UNAVAILABLE", `promote failed: ${why}`), this.meta()),
+      );
     }
     this.promotes = [];
   }
@@ -272,14 +287,22 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
 
   step(from: NodeId, m: SingleLeaderMessage): void {
     switch (m.type) {
-      case "append":
-        return this.handleAppend(from, m);
-      case "append-response":
-        return this.handleAppendResponse(from, m);
-      case "vote-request":
-        return this.handleVoteRequest(from, m);
-      case "vote-response":
-        return this.handleVoteResponse(from, m);
+      case "append": {
+        this.handleAppend(from, m);
+        return;
+      }
+      case "append-response": {
+        this.handleAppendResponse(from, m);
+        return;
+      }
+      case "vote-request": {
+        this.handleVoteRequest(from, m);
+        return;
+      }
+      case "vote-response": {
+        this.handleVoteResponse(from, m);
+        return;
+      }
     }
   }
 
@@ -296,7 +319,9 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
         this.pending = this.pending.filter((p) => p.deadline > this.now);
         for (const p of expired) {
           this.counters.timeouts++;
-          this.out.replies.push(errorReply(p.id, new KvError("KV_TIMEOUT", "write concern not met in time"), this.meta()));
+          this.out.replies.push(
+            errorReply(p.id, new KvError("KV_TIMEOUT", "write concern not met in time"), this.meta()),
+          );
         }
       }
     } else if (this.now >= this.electionDeadline) {
@@ -321,24 +346,36 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       this.out.replies.push(errorReply(req.id, e as KvError, this.meta()));
       return;
     }
-    if (req.op === "get") return this.read(req);
+    if (req.op === "get") {
+      this.read(req);
+      return;
+    }
     const w = req.options?.w === undefined ? this.cfg.w : parseWriteConcern(req.options.w);
     if (w === undefined || (typeof w === "number" && w > this.members.length)) {
-      return this.refuse(req, "KV_INVALID_ARGUMENT", `w must be 1..${this.members.length} or "majority"`);
+      this.refuse(req, "KV_INVALID_ARGUMENT", `w must be 1..${this.members.length} or "majority"`);
+      return;
     }
     if (this.role !== "leader") {
       if (this.deposed) {
         this.counters.fenced++;
-        return this.refuse(req, "KV_FENCED", `deposed: epoch ${this.epoch} has another leader`);
+        this.refuse(req, "KV_FENCED", `deposed: epoch ${this.epoch} has another leader`);
+        return;
       }
-      return this.refuse(req, "KV_NOT_LEADER", "not the leader");
+      this.refuse(req, "KV_NOT_LEADER", "not the leader");
+      return;
     }
     let entry: LogEntry;
     let swapped: boolean | undefined;
     if (req.op === "cas") {
       const current = this.data.get(req.key) ?? null;
       if (current !== (req.expected ?? null)) {
-        this.out.replies.push({ id: req.id, ok: true, swapped: false, token: String(this.lastIndex), meta: this.meta() });
+        this.out.replies.push({
+          id: req.id,
+          ok: true,
+          swapped: false,
+          token: String(this.lastIndex),
+          meta: this.meta(),
+        });
         return;
       }
       swapped = true;
@@ -358,7 +395,9 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
 
   admin(cmd: AdminCommand): void {
     if (cmd.command !== "promote") {
-      this.out.replies.push(errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`)));
+      this.out.replies.push(
+        errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`)),
+      );
       return;
     }
     if (this.role === "leader") {
@@ -390,7 +429,9 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       deposed: this.deposed,
     };
     if (this.role === "leader") {
-      const matches = [this.lastIndex, ...[...this.progress.values()].map((p) => p.match)].sort((a, b) => b - a);
+      const matches = [this.lastIndex, ...[...this.progress.values()].map((p) => p.match)].sort(
+        (a, b) => b - a,
+      );
       s.commitIndex = matches[this.quorum() - 1] ?? 0;
       s.lag = Math.max(0, ...[...this.progress.values()].map((p) => this.lastIndex - p.match));
     }
@@ -406,7 +447,10 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   private read(req: ClientRequest): void {
     const from = req.options?.readFrom ?? "leader";
     if (from === "leader") {
-      if (this.role !== "leader") return this.refuse(req, "KV_NOT_LEADER", "reads go to the leader");
+      if (this.role !== "leader") {
+        this.refuse(req, "KV_NOT_LEADER", "reads go to the leader");
+        return;
+      }
       this.replyRead(req, 0);
       return;
     }
@@ -414,12 +458,14 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     if (req.session?.token !== undefined) {
       token = Number(req.session.token);
       if (!Number.isSafeInteger(token) || token < 0) {
-        return this.refuse(req, "KV_INVALID_ARGUMENT", "session token is not a single-leader log position");
+        this.refuse(req, "KV_INVALID_ARGUMENT", "session token is not a single-leader log position");
+        return;
       }
     }
     const maxStaleness = req.options?.maxStalenessMs ?? this.cfg.maxStalenessMs;
     if (this.role !== "leader" && maxStaleness > 0 && this.now - this.caughtUpAt > maxStaleness) {
-      return this.refuse(req, "KV_UNAVAILABLE", `follower not caught up within ${maxStaleness} ms`);
+      this.refuse(req, "KV_UNAVAILABLE", `follower not caught up within ${maxStaleness} ms`);
+      return;
     }
     if (this.lastIndex < token) {
       // Read-your-writes on a follower: wait for the session's position (PostgreSQL remote_apply, MongoDB
@@ -444,7 +490,8 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     const keep: ParkedRead[] = [];
     for (const p of this.parked) {
       if (this.lastIndex >= p.token) this.replyRead(p.req, p.token);
-      else if (this.now >= p.deadline) this.refuse(p.req, "KV_UNAVAILABLE", "follower behind the session token");
+      else if (this.now >= p.deadline)
+        this.refuse(p.req, "KV_UNAVAILABLE", "follower behind the session token");
       else keep.push(p);
     }
     this.parked = keep;
@@ -491,7 +538,14 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       if (m.epoch < this.epoch) {
         // The fence: a node that has seen a newer epoch never takes replication from an older leader.
         this.counters.fenced++;
-        this.send(from, { type: "append-response", epoch: this.epoch, ok: false, match: 0, hint: 0, fenced: true });
+        this.send(from, {
+          type: "append-response",
+          epoch: this.epoch,
+          ok: false,
+          match: 0,
+          hint: 0,
+          fenced: true,
+        });
         return;
       }
       if (m.epoch > this.epoch || this.role !== "follower" || this.leader !== from) {
@@ -513,7 +567,13 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     this.resetElectionDeadline();
 
     if (m.prevIndex > this.lastIndex) {
-      this.send(from, { type: "append-response", epoch: this.epoch, ok: false, match: 0, hint: this.lastIndex + 1 });
+      this.send(from, {
+        type: "append-response",
+        epoch: this.epoch,
+        ok: false,
+        match: 0,
+        hint: this.lastIndex + 1,
+      });
       return;
     }
     if (this.epochAt(m.prevIndex) !== m.prevEpoch) {
@@ -521,7 +581,13 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       const bad = this.epochAt(m.prevIndex);
       let i = m.prevIndex;
       while (i > 1 && this.epochAt(i - 1) === bad) i--;
-      this.send(from, { type: "append-response", epoch: this.epoch, ok: false, match: 0, hint: Math.max(1, i) });
+      this.send(from, {
+        type: "append-response",
+        epoch: this.epoch,
+        ok: false,
+        match: 0,
+        hint: Math.max(1, i),
+      });
       return;
     }
     m.entries.forEach((e, i) => {
@@ -596,14 +662,26 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
 
   private handleVoteRequest(from: NodeId, m: VoteRequest): void {
     const deny = () => this.send(from, { type: "vote-response", epoch: this.epoch, granted: false });
-    if (m.epoch < this.epoch) return deny();
-    if (this.role === "leader" && !this.cfg.fencing) return deny(); // broken: a leader never steps down
+    if (m.epoch < this.epoch) {
+      deny();
+      return;
+    }
+    if (this.role === "leader" && !this.cfg.fencing) {
+      deny();
+      return;
+    } // broken: a leader never steps down
     // A node that hears from a live leader ignores unforced candidates, so a returning partitioned node cannot
     // depose a working leader (Raft thesis §4.2.3).
-    const hearsLeader = this.role === "leader" || (this.leader !== null && this.now - this.lastHeard < this.cfg.failoverTimeoutMs);
-    if (!m.forced && hearsLeader && this.role !== "candidate") return deny();
+    const hearsLeader =
+      this.role === "leader" ||
+      (this.leader !== null && this.now - this.lastHeard < this.cfg.failoverTimeoutMs);
+    if (!m.forced && hearsLeader && this.role !== "candidate") {
+      deny();
+      return;
+    }
     if (m.epoch > this.epoch) this.stepDown(m.epoch, null);
-    const grant = (this.votedFor === null || this.votedFor === from) && this.isUpToDate(m.lastIndex, m.lastEpoch);
+    const grant =
+      (this.votedFor === null || this.votedFor === from) && this.isUpToDate(m.lastIndex, m.lastEpoch);
     if (grant) {
       this.votedFor = from;
       this.persistHardState();
