@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { builtinModel, kvModel } from "./kv-model.js";
 import type { Model } from "./model.js";
 import type { Op } from "./op.js";
-import { explainOutcome } from "./explain.js";
+import { explainOutcome, opLabel } from "./explain.js";
 import { checkPartitionLinearizable, type PartitionOutcome, type SearchLimits } from "./wgl.js";
 
 /** LinearizabilityOptions tune checkLinearizable. */
@@ -39,6 +39,8 @@ export interface LinearizabilityResult {
   model: string;
   /** The smallest failing key (fewest ops). */
   failingKey?: string;
+  /** One line: the failing key and the first op that could not be linearized, or why the verdict is unknown. */
+  summary?: string;
   /** Prose: which ops could not be linearized, the longest linearizable prefix, or why the verdict is unknown. */
   explanation?: string;
   /** Longest linearizable prefix of the failing key, in linearization order. */
@@ -188,6 +190,8 @@ function assemble(
     result.prefixStates = o.prefixStates ?? [];
     const bad = new Set<number>([...(o.blocking !== undefined ? [o.blocking] : []), ...(o.illegal ?? [])]);
     result.unlinearizable = [...bad].map((p) => part[p]!);
+    const first = o.blocking !== undefined ? part[o.blocking] : undefined;
+    result.summary = `key ${JSON.stringify(o.key)}: ${first ? `${opLabel(first, model)} cannot be linearized` : "no op can be linearized"} after ${o.prefix?.length ?? 0} op(s)`;
     const others = outcomes.filter((x) => x.verdict === "violation").length - 1;
     result.explanation =
       explainOutcome(o, part, model) + (others > 0 ? `\n${others} other key(s) are not linearizable either.` : "");
@@ -195,6 +199,7 @@ function assemble(
     const unknown = outcomes.filter((o) => o.verdict === "unknown");
     if (unknown.length > 0) {
       result.verdict = "unknown";
+      result.summary = `${unknown.length} key(s) undecided: ${unknown[0]!.reason}`;
       result.explanation = unknown
         .slice(0, 3)
         .map((o) => `key ${JSON.stringify(o.key)} (${o.ops} ops): ${o.reason}`)

@@ -7,6 +7,7 @@ import { registerStatus } from "./status.js";
 import { registerKv } from "./kv.js";
 import { registerFault } from "./fault.js";
 import { registerAdmin } from "./admin.js";
+import { registerCheck } from "./check.js";
 
 /** registerCommands adds every clab subcommand. Each command lives in its own file. */
 export function registerCommands(program: Command): void {
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerKv(program);
   registerFault(program);
   registerAdmin(program);
+  registerCheck(program);
 }

@@ -1,0 +1,81 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+// Spawns the built command (build first: pnpm turbo run build --filter=@consistency-lab/cli...).
+const main = join(dirname(fileURLToPath(import.meta.url)), "../../dist/main.js");
+const clab = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: "utf8" });
+
+const ev = (process: number, type: string, f: string, extra: Record<string, unknown> = {}) => JSON.stringify({ process, type, f, key: "x", ...extra });
+const GOOD = [ev(1, "invoke", "write", { value: 1 }), ev(1, "ok", "write", { value: 1 }), ev(2, "invoke", "read"), ev(2, "ok", "read", { value: 1 })].join("\n");
+const BAD = [ev(1, "invoke", "write", { value: 1 }), ev(1, "ok", "write", { value: 1 }), ev(2, "invoke", "read"), ev(2, "ok", "read", { value: 7 })].join("\n");
+
+function files(contents: Record<string, string>): { dir: string; paths: Record<string, string> } {
+  const dir = mkdtempSync(join(tmpdir(), "clab-check-"));
+  const paths: Record<string, string> = {};
+  for (const [name, text] of Object.entries(contents)) writeFileSync((paths[name] = join(dir, name)), `${text}\n`);
+  return { dir, paths };
+}
+
+describe("clab check", () => {
+  it("prints one line per file and the summary, exit 0 when all ok", () => {
+    const { paths } = files({ "a.jsonl": GOOD, "b.jsonl": GOOD });
+    const r = clab("check", paths["a.jsonl"]!, paths["b.jsonl"]!);
+    expect(r.status).toBe(0);
+    const out = r.stdout.trim().split("\n");
+    expect(out[0]).toMatch(/a\.jsonl: ok \(2 ops, 1 keys, [\d.]+ s\)$/);
+    expect(out[2]).toMatch(/^checked 2 files: 2 ok, 0 violation, 0 unknown, 0 invalid \([\d.]+ s\)$/);
+  });
+
+  it("exit 1 on a violation, with the failing op named and an HTML report written", () => {
+    const { dir, paths } = files({ "bad.jsonl": BAD });
+    const report = join(dir, "r.html");
+    const r = clab("check", paths["bad.jsonl"]!, "--model", "register", "--report", report);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/bad\.jsonl: violation \(2 ops, 1 keys, [\d.]+ s\) key "x": #1 p2 read x → 7 \(lines 3–4\) cannot be linearized/);
+    const html = readFileSync(report, "utf8");
+    expect(html).toContain("<!doctype html>");
+    expect(html).toContain('"bad":true');
+  });
+
+  it("exit 2 naming the line of malformed input, and invalid in the summary", () => {
+    const { paths } = files({ "m.jsonl": `${GOOD}\n${ev(3, "ok", "read", { value: 1 })}`, "c.jsonl": ev(1, "invoke", "cas", { value: 5 }) });
+    const r = clab("check", paths["m.jsonl"]!, paths["c.jsonl"]!);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/m\.jsonl: invalid .*line 5: ok read for process 3 with no op in flight/);
+    expect(r.stdout).toMatch(/c\.jsonl: invalid .*line 1: a cas value must be a pair/);
+    expect(r.stdout).toMatch(/0 ok, 0 violation, 0 unknown, 2 invalid/);
+  });
+
+  it("--json prints one object per file and check; --consistency all covers every check; violation wins the exit code", () => {
+    const { dir, paths } = files({ "g.jsonl": GOOD, "b.jsonl": BAD, "m.jsonl": "{" });
+    const r = clab("check", paths["g.jsonl"]!, paths["b.jsonl"]!, paths["m.jsonl"]!, "--consistency", "all", "--json", "--report", join(dir, "out"));
+    expect(r.status).toBe(1);
+    const objs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(objs).toHaveLength(3 * 8);
+    for (const o of objs) expect(Object.keys(o)).toEqual(expect.arrayContaining(["file", "consistency", "verdict", "ops", "keys", "seconds"]));
+    const bad = objs.filter((o) => o.file === paths["b.jsonl"]);
+    expect(bad.find((o) => o.consistency === "linearizable").verdict).toBe("violation");
+    expect(bad.find((o) => o.consistency === "causal").verdict).toBe("violation");
+    expect(objs.find((o) => o.file === paths["m.jsonl"]).line).toBe(1);
+    expect(existsSync(join(dir, "out", "g.html"))).toBe(true);
+    expect(existsSync(join(dir, "out", "b.html"))).toBe(true);
+  });
+
+  it("--consistency session prints one combined line naming the broken guarantee", () => {
+    const ryw = [ev(1, "invoke", "write", { value: 1 }), ev(1, "ok", "write"), ev(1, "invoke", "read"), ev(1, "ok", "read", { value: null })].join("\n");
+    const { paths } = files({ "s.jsonl": ryw });
+    const r = clab("check", paths["s.jsonl"]!, "--consistency", "session");
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/s\.jsonl: violation \(2 ops, 1 keys, [\d.]+ s\) readYourWrites violation \(1\)/);
+  });
+
+  it("rejects bad arguments with exit 2", () => {
+    const { paths } = files({ "g.jsonl": GOOD });
+    expect(clab("check", paths["g.jsonl"]!, "--model", "queue").status).toBe(2);
+    expect(clab("check", paths["g.jsonl"]!, "--time-limit", "-1").status).toBe(2);
+  });
+});
