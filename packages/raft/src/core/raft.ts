@@ -124,6 +124,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
   private msgs: Envelope<RaftMessage>[] = [];
   private early: Envelope<RaftMessage>[] = [];
   private replies: ClientReply[] = [];
+  /** Client requests that arrived while no leader was known. */
+  private held: { req: ClientRequest; at: number }[] = [];
 
   constructor(init: RaftInit) {
     this.id = init.id;
@@ -183,9 +185,35 @@ export class RaftCore implements EngineCore<RaftMessage> {
       this.replies.push(errorReply(req.id, e, this.meta()));
       return;
     }
+    this.dispatch(req);
+    this.afterEvent();
+  }
+
+  private dispatch(req: ClientRequest): void {
+    const stale = req.op === "get" && (req.options?.read ?? this.opts.read) === "stale";
+    if (this.leader === null && !stale && isMember(this.membership, this.id)) {
+      // No leader known (an election is under way): hold the request until one is, as etcd blocks proposals,
+      // rather than fail it at once; it is refused if none appears within two election timeouts.
+      this.held.push({ req, at: this.now });
+      return;
+    }
     if (req.op === "get") this.handleRead(req);
     else this.propose(req);
-    this.afterEvent();
+  }
+
+  private releaseHeld(): void {
+    if (this.held.length === 0) return;
+    if (this.leader !== null) {
+      const held = this.held;
+      this.held = [];
+      for (const h of held) this.dispatch(h.req);
+      return;
+    }
+    const limit = 2 * this.opts.electionTimeoutMs;
+    while (this.held.length > 0 && this.now - this.held[0]!.at >= limit) {
+      const h = this.held.shift()!;
+      this.replies.push(errorReply(h.req.id, new KvError("KV_UNAVAILABLE", "no leader"), this.meta()));
+    }
   }
 
   tick(now: number): void {
@@ -965,6 +993,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   private afterEvent(): void {
     if (this.log.applied < this.log.committed) this.applyCommitted();
+    this.releaseHeld();
   }
 
   send(to: NodeId, message: RaftMessage): void {
