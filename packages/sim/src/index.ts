@@ -23,5 +23,5 @@ export type { EchoMessage, ForwardMessage, PingMessage } from "./testing.js";
 export { EchoCore, echoEngine, ForwardCore, forwardEngine, PingCore, pingEngine } from "./testing.js";
 export { TraceHash } from "./trace-hash.js";
 export * from "./types.js";
-export type { WorkloadOptions, WorkloadRun } from "./workload.js";
-export { generatePlan, keyName, startWorkload, timeNs } from "./workload.js";
+export type { Completion, WorkloadOptions, WorkloadRun } from "./workload.js";
+export { completionEvent, generatePlan, keyName, startWorkload, timeNs } from "./workload.js";

@@ -1,4 +1,11 @@
-import { type HistoryEvent, memoryEngine } from "@consistency-lab/kv";
+import {
+  type ClientReply,
+  type ClientRequest,
+  type EngineDefinition,
+  type HistoryEvent,
+  memoryEngine,
+  NOTHING,
+} from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
 import { runSimulation } from "./run-simulation.js";
 import { echoEngine, forwardEngine } from "./testing.js";
@@ -182,5 +189,57 @@ describe("runSimulation", () => {
       plan: r.plan,
     });
     expect(again.traceHash).toBe(r.traceHash);
+  });
+
+  it("records siblings as values and passes the causal context and session token back", () => {
+    const seen: ClientRequest[] = [];
+    let n = 0;
+    const siblings: EngineDefinition = {
+      name: "siblings",
+      description: "test: every get returns two siblings",
+      options: [],
+      defaultNodes: 1,
+      supports: () => NOTHING,
+      create: (init) => {
+        let replies: ClientReply[] = [];
+        return {
+          id: init.id,
+          step() {},
+          tick() {},
+          request(req: ClientRequest) {
+            seen.push(req);
+            const token = `t${++n}`;
+            replies.push(
+              req.op === "get"
+                ? { id: req.id, ok: true, values: ["a", "b"], context: `ctx-${req.key}`, token }
+                : { id: req.id, ok: true, swapped: true, token },
+            );
+          },
+          ready() {
+            const r = { persist: [], send: [], replies };
+            replies = [];
+            return r;
+          },
+          status: () => ({ id: init.id, role: "replica" }),
+        };
+      },
+    };
+    const plan = {
+      clients: [
+        [
+          { op: "get" as const, key: "k0" },
+          { op: "put" as const, key: "k0", value: "0-1" },
+          { op: "put" as const, key: "k1", value: "0-2" },
+        ],
+      ],
+    };
+    const r = runSimulation({ engine: siblings, seed: 1, plan, workload: { clients: 1, keys: 2 } });
+    const read = r.history.find((e) => e.type === "ok" && e.f === "read")!;
+    expect(read.values).toEqual(["a", "b"]);
+    expect("value" in read).toBe(false);
+    const work = seen.filter((q) => q.session?.clientId === "c0");
+    expect(work.map((q) => q.options?.context)).toEqual([undefined, "ctx-k0", undefined]);
+    expect(work.map((q) => q.session?.token)).toEqual([undefined, "t1", "t2"]);
+    expect(work.map((q) => q.session?.seq)).toEqual([1, 2, 3]);
   });
 });

@@ -14,7 +14,14 @@ import {
   type WorkloadPlan,
   type WorkloadSpec,
 } from "./types.js";
-import { generatePlan, keyName, startWorkload, timeNs } from "./workload.js";
+import {
+  type Completion,
+  completionEvent,
+  generatePlan,
+  keyName,
+  startWorkload,
+  timeNs,
+} from "./workload.js";
 
 /** isFaultSchedule tells an explicit schedule from a list of fault kinds. */
 export function isFaultSchedule(f: SimConfig["faults"]): f is FaultStep[] {
@@ -218,20 +225,10 @@ function finalReads(
       meta,
     });
     let finished = false;
-    const finish = (ev: Partial<HistoryEvent>) => {
+    const finish = (ev: Completion) => {
       if (finished) return;
       finished = true;
-      history.push({
-        process,
-        type: "ok",
-        f: "read",
-        key,
-        value: null,
-        ...ev,
-        time: timeNs(c.now),
-        session,
-        meta,
-      });
+      history.push(completionEvent(process, "read", key, null, ev, timeNs(c.now), session, meta));
       next();
     };
     const req = {
@@ -246,7 +243,7 @@ function finalReads(
         const definite = isKvErrorCode(reply.error.code) ? isDefinite(reply.error.code) : false;
         finish({ type: definite ? "fail" : "info", error: reply.error.code, node: served });
       } else if (reply.values !== undefined && reply.values.length > 1) {
-        finish({ type: "ok", values: [...reply.values], value: undefined, node: served });
+        finish({ type: "ok", values: [...reply.values], node: served });
       } else {
         const v = reply.values?.length === 1 ? reply.values[0]! : (reply.value ?? null);
         finish({ type: "ok", value: v, node: served });

@@ -95,6 +95,40 @@ function historyValue(op: PlannedOp["op"], value: string | undefined, expected: 
   return null;
 }
 
+/** Completion is how an op ended: type, and the read value / siblings, error code and serving node. */
+export interface Completion {
+  type: "ok" | "fail" | "info";
+  value?: unknown;
+  values?: unknown[];
+  error?: string;
+  node?: string;
+}
+
+/**
+ * completionEvent builds a completion in the order formatEvent writes fields. A read `ok` carries the value read
+ * (or its siblings as `values`); every other completion repeats its invoke's arguments.
+ */
+export function completionEvent(
+  process: number,
+  f: HistoryF,
+  key: string,
+  invokeValue: unknown,
+  ev: Completion,
+  time: number,
+  session: string,
+  meta?: Record<string, unknown>,
+): HistoryEvent {
+  const e: HistoryEvent = { process, type: ev.type, f, key };
+  if (ev.values !== undefined) e.values = ev.values;
+  else e.value = ev.value !== undefined ? ev.value : invokeValue;
+  e.time = time;
+  if (ev.error !== undefined) e.error = ev.error;
+  if (ev.node !== undefined) e.node = ev.node;
+  e.session = session;
+  if (meta !== undefined) e.meta = meta;
+  return e;
+}
+
 /**
  * startWorkload starts one process per plan list. Each has one op in flight, thinks between ops, starts at node
  * `i mod N`, may move to a random node before an op, follows KV_NOT_LEADER hints within the op's deadline
@@ -159,17 +193,9 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
     const deadline = c.now + spec.deadlineMs;
     let currentId = "";
 
-    const complete = (ev: Omit<HistoryEvent, "process" | "f" | "key" | "time" | "session">) => {
+    const complete = (ev: Completion) => {
       cl.inflight = 0;
-      history.push({
-        process: cl.process,
-        f,
-        key: p.key,
-        value,
-        ...ev,
-        time: timeNs(c.now),
-        session: cl.clientId,
-      });
+      history.push(completionEvent(cl.process, f, p.key, value, ev, timeNs(c.now), cl.clientId));
       c.after(think(), () => nextOp(cl));
     };
 
@@ -204,7 +230,7 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
         case "get": {
           const values = reply.values;
           if (values !== undefined && values.length > 1) {
-            complete({ type: "ok", values: [...values], value: undefined, node });
+            complete({ type: "ok", values: [...values], node });
           } else {
             const v = values !== undefined && values.length === 1 ? values[0]! : (reply.value ?? null);
             cl.lastSeen.set(p.key, v);
