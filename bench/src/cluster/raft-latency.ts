@@ -1,0 +1,109 @@
+import { fileURLToPath } from "node:url";
+import { KvClient } from "@consistency-lab/client";
+import { type Launcher, startCluster } from "../cluster.js";
+import { type BenchOp, makeClient, runLoad } from "../load.js";
+import { summarize } from "../stats.js";
+
+/** RaftLatencyRow is one measured cell: an op at a concurrency and an injected one-way delay. */
+export interface RaftLatencyRow {
+  scenario: "raft-latency";
+  engine: "raft";
+  op: BenchOp;
+  clients: number;
+  delayMs: number;
+  ops: number;
+  errors: number;
+  timeouts: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** RaftLatencyOptions choose the grid; defaults are the issue's: 1 and 64 clients, 0 and 20 ms one-way delay. */
+export interface RaftLatencyOptions {
+  clients?: number[];
+  delays?: number[];
+  ops?: BenchOp[];
+  durationMs?: number;
+  valueBytes?: number;
+}
+
+/**
+ * raftLatency measures put and get on a 3-node Raft cluster of real node processes started by `clab cluster up`
+ * (the launcher runs the same entry point users run). Delay is injected by the transport on every outgoing peer
+ * link (`clab fault delay` does the same), so a write pays one majority round trip: ≈ 2 × delay.
+ */
+export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}): Promise<RaftLatencyRow[]> {
+  const clientsGrid = o.clients ?? [1, 64];
+  const delays = o.delays ?? [0, 20];
+  const ops = o.ops ?? ["put", "get"];
+  const durationMs = o.durationMs ?? 3000;
+  const valueBytes = o.valueBytes ?? 100;
+  const cluster = await startCluster(launcher, { engine: "raft", nodes: 3 });
+  const rows: RaftLatencyRow[] = [];
+  const admin = new KvClient({ endpoints: cluster.endpoints, token: cluster.token, timeoutMs: 5000 });
+  try {
+    for (const delayMs of delays) {
+      for (const ep of cluster.endpoints) {
+        await admin.fault(ep, delayMs > 0 ? { type: "delay", ms: delayMs } : { type: "heal" }, cluster.adminToken);
+      }
+      for (const clients of clientsGrid) {
+        const stores = Array.from({ length: clients }, (_, i) =>
+          makeClient(cluster, cluster.endpoints, { timeoutMs: 5000 + 10 * delayMs, process: i }),
+        );
+        try {
+          // Warm up: connect, find the leader, and write the keys the gets will read.
+          await Promise.all(stores.map((s, i) => s.put(`k${i}`, "warm")));
+          for (const op of ops) {
+            const r = await runLoad({ clients: stores, op, durationMs, keys: Math.max(clients, 16), valueBytes, tag: `d${delayMs}c${clients}${op}` });
+            const s = summarize(r.latencies);
+            rows.push({
+              scenario: "raft-latency",
+              engine: "raft",
+              op,
+              clients,
+              delayMs,
+              ops: r.ok,
+              errors: r.errors,
+              timeouts: r.timeouts,
+              opsPerSec: Math.round(r.ok / r.seconds),
+              p50Ms: s.p50,
+              p95Ms: s.p95,
+              p99Ms: s.p99,
+              maxMs: s.max,
+            });
+          }
+        } finally {
+          await Promise.all(stores.map((s) => s.close()));
+        }
+      }
+    }
+  } finally {
+    await admin.close();
+    await cluster.stop();
+  }
+  return rows;
+}
+
+/** formatRows renders the rows as a fixed-width table. */
+export function formatRows(rows: RaftLatencyRow[]): string {
+  const head = ["op", "clients", "delay ms", "ops/s", "p50 ms", "p99 ms", "max ms", "ok", "errors", "timeouts"];
+  const body = rows.map((r) => [r.op, r.clients, r.delayMs, r.opsPerSec, r.p50Ms, r.p99Ms, r.maxMs, r.ops, r.errors, r.timeouts].map(String));
+  const all = [head, ...body];
+  const w = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
+  return all.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ")).join("\n");
+}
+
+// `node bench/dist/cluster/raft-latency.js [--duration-ms N] [--json]` after `pnpm build`.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const cli = fileURLToPath(new URL("../../../apps/cli/dist/main.js", import.meta.url));
+  const durationMs = Number(arg("--duration-ms") ?? 3000);
+  const rows = await raftLatency({ command: process.execPath, args: [cli] }, { durationMs });
+  process.stdout.write(process.argv.includes("--json") ? `${JSON.stringify(rows, null, 2)}\n` : `${formatRows(rows)}\n`);
+}
