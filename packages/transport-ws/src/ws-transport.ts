@@ -94,8 +94,10 @@ export interface TransportStats {
   clients: number;
   /** Peers whose outgoing link is up. */
   peersConnected: NodeId[];
-  /** Connections refused or closed for a protocol, auth or version error. */
+  /** Connections closed for a protocol, auth or version error, or a frame ws itself refused (oversize, bad UTF-8). */
   refused: number;
+  /** Frames received on accepted connections (peers, clients and admin), good or bad. */
+  framesIn: number;
 }
 
 interface Conn {
@@ -141,7 +143,7 @@ export class WsTransport {
   private port = 0;
   private connNo = 0;
   private closing = false;
-  private counters = { sent: 0, received: 0, dropped: 0, refused: 0 };
+  private counters = { sent: 0, received: 0, dropped: 0, refused: 0, framesIn: 0 };
   private readonly up = new Set<NodeId>();
 
   constructor(
@@ -364,12 +366,8 @@ export class WsTransport {
   // --- server side -------------------------------------------------------------------------------------------
 
   private accept(ws: WebSocket): void {
-    ws.on("error", (err) => {
-      // ws reports bad frames (oversize 1009, invalid UTF-8 1007, bad opcodes) here and closes the socket itself.
-      this.counters.refused++;
-      this.log.warn({ err: err.message }, "connection error");
-    });
     if (this.closing || this.conns.size >= this.o.maxConnections) {
+      ws.on("error", () => {});
       ws.close(1013, "too many connections");
       return;
     }
@@ -384,6 +382,12 @@ export class WsTransport {
       timer: undefined,
     };
     this.conns.add(conn);
+    ws.on("error", (err) => {
+      // ws reports bad frames (oversize 1009, invalid UTF-8 1007, bad opcodes) here and closes the socket itself.
+      if (conn.phase !== "closing") this.counters.refused++;
+      conn.phase = "closing";
+      this.log.warn({ conn: conn.no, err: err.message }, "connection error");
+    });
     conn.timer = setTimeout(
       () => this.refuse(conn, "KV_PROTOCOL", "no hello before the handshake timeout"),
       this.o.handshakeTimeoutMs,
@@ -394,6 +398,7 @@ export class WsTransport {
       this.conns.delete(conn);
     });
     ws.on("message", (data, isBinary) => {
+      this.counters.framesIn++;
       try {
         this.onFrame(conn, data as Buffer, isBinary);
       } catch (e) {
