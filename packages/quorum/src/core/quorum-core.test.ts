@@ -1,4 +1,5 @@
 import { type ClientReply, type ClientRequest, type Envelope, type EngineOptions, Rng, resolveOptions } from "@consistency-lab/kv";
+import { checkLinearizableSync, parseHistory } from "@consistency-lab/checker";
 import { describe, expect, it } from "vitest";
 import type { QuorumMessage } from "./messages.js";
 import { QUORUM_OPTIONS } from "./options.js";
@@ -432,5 +433,38 @@ describe("quorum core: anti-entropy and durability", () => {
     net.flush();
     expect(net.reply(a)?.ok && net.reply(b)?.ok).toBe(true);
     for (const n of three) expect(net.core(n).dump().get("k")).toEqual(["b"]);
+  });
+});
+
+describe("quorum core: strict quorums are not linearizable (DDIA Figure 9-6)", () => {
+  it("a read sees a write in flight, a later read misses it, and the checker rejects the history", () => {
+    const net = new Net(three);
+    const w0 = net.request("n1", { op: "put", key: "x", value: "old", options: { w: 3 } });
+    net.flush();
+    const ctx = net.reply(w0)!.context!;
+    // The writer's new value is stored at n1; its copies to n2 and n3 are slow (held back).
+    net.request("n1", { op: "put", key: "x", value: "new", options: { context: ctx } });
+    const slow = net.take(isType("store"));
+    expect(slow.length).toBe(2);
+    // Reader A (at n1, R=2 with n2) sees the new value; its read repair to n2 is slow too.
+    const a = net.request("n1", { op: "get", key: "x" });
+    net.take((s) => s.message.type === "fetch" && s.to === "n3");
+    net.flush((s) => s.message.type === "store");
+    expect(net.reply(a)).toMatchObject({ value: "new" });
+    // Reader B starts after A finished, at n3 with n2: both still hold the old value.
+    const b = net.request("n3", { op: "get", key: "x" });
+    net.take((s) => s.message.type === "fetch" && s.to === "n1");
+    net.flush((s) => s.message.type === "store");
+    expect(net.reply(b)).toMatchObject({ value: "old" });
+    const history = parseHistory([
+      { process: 0, type: "invoke", f: "write", key: "x", value: "old", time: 1 },
+      { process: 0, type: "ok", f: "write", key: "x", value: "old", time: 2 },
+      { process: 1, type: "invoke", f: "write", key: "x", value: "new", time: 3 },
+      { process: 2, type: "invoke", f: "read", key: "x", time: 4 },
+      { process: 2, type: "ok", f: "read", key: "x", value: "new", time: 5 },
+      { process: 3, type: "invoke", f: "read", key: "x", time: 6 },
+      { process: 3, type: "ok", f: "read", key: "x", value: "old", time: 7 },
+    ]);
+    expect(checkLinearizableSync(history).verdict).toBe("violation");
   });
 });
