@@ -48,6 +48,9 @@ function writtenValues(r: SimResult): string[] {
     .map((e) => `${e.key}=${e.f === "write" ? e.value : (e.value as unknown[])[1]}`);
 }
 
+/** Seeds per config: a small fixed sample by default, hundreds under `pnpm soak`. */
+const SEEDS = process.env.CLAB_SOAK ? 300 : 6;
+
 describe("runSimulation", () => {
   const configs: [string, (seed: number) => SimConfig][] = [
     ["echo, all faults", (seed) => ({ engine: echoEngine, seed, faults: "all", workload: { ops: 120 } })],
@@ -72,7 +75,7 @@ describe("runSimulation", () => {
   ];
   for (const [name, make] of configs) {
     it(`records well-formed histories with unique written values (${name})`, () => {
-      for (let seed = 1; seed <= 6; seed++) {
+      for (let seed = 1; seed <= SEEDS; seed++) {
         const config = make(seed);
         const r = runSimulation(config);
         const clients = r.workload.clients;

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
+import { runSimulation } from "./run-simulation.js";
 import { parseScenario, ScenarioError, scenarioSchema, scenarioToConfig } from "./scenario.js";
 import { echoEngine } from "./testing.js";
 
@@ -108,9 +109,14 @@ describe("parseScenario", () => {
     expect(problemOf({ faults: [], workload: { mix: { read: 0 } } })).toContain("/workload/mix");
   });
 
-  it("turns a scenario into a simulation config", () => {
+  it("turns a scenario into a simulation config that runs its schedule", () => {
     const c = scenarioToConfig(parseScenario(example), echoEngine, 7);
     expect(c).toMatchObject({ seed: 7, nodes: 5, workload: example.workload, faults: example.faults });
+    const r = runSimulation({ ...c, workload: { ...c.workload, ops: 100 } });
+    expect(r.faults).toEqual(example.faults);
+    expect(r.stats.faultsApplied).toBe(5);
+    expect(r.stats.crashes).toBe(1);
+    expect(r.virtualMs).toBeGreaterThan(7000);
   });
 });
 
