@@ -187,6 +187,35 @@ describe("KvClient against awkward clusters", () => {
     expect(seen[3]!.session).toEqual({ clientId: "client-a", seq: 2, token: "tok-3" });
   });
 
+  it("retries a write whose connection dropped at another node with the same seq; without sessions it is unknown", async () => {
+    const seen: ClientRequest[] = [];
+    const n2 = await node({ id: "n2", intercept: (req) => (seen.push(req), undefined) });
+    let n1: MemoryNode | undefined;
+    n1 = await node({
+      id: "n1",
+      intercept: (req) => {
+        seen.push(req);
+        // The node dies with the write in flight: the client cannot know whether it was applied.
+        setTimeout(() => void n1!.close(), 5);
+        return "drop";
+      },
+    });
+    const events: HistoryEvent[] = [];
+    const c = kv({ endpoints: [n1.url, n2.url], clientId: "c1", record: (e) => events.push(e) });
+    await c.put("k", "v");
+    expect(seen.map((r) => [r.session?.clientId, r.session?.seq])).toEqual([
+      ["c1", 1],
+      ["c1", 1],
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: "ok", node: "n2" });
+
+    n1 = await node({ id: "n1", intercept: () => (setTimeout(() => void n1!.close(), 5), "drop") });
+    const noSessions = kv({ endpoints: [n1.url, n2.url], sessions: false, record: (e) => events.push(e) });
+    expect(await code(noSessions.put("k", "w"))).toBe("KV_TIMEOUT");
+    expect(events.at(-1)).toMatchObject({ type: "info", f: "write", error: "KV_TIMEOUT" });
+    expect((await c.get("k")).value).toBe("v");
+  });
+
   it("gives up on a definite refusal with its code and records fail with the error", async () => {
     const n = await node({
       id: "n1",
