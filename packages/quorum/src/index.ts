@@ -4,14 +4,20 @@ import { QUORUM_OPTIONS } from "./core/options.js";
 import { QuorumCore, type QuorumVariant } from "./core/quorum-core.js";
 import { quorumSupports } from "./supports.js";
 
-export { QuorumCore, type QuorumVariant } from "./core/quorum-core.js";
+export { differingKeys, type MerkleTree, merkleBuild, merkleDiff } from "./core/merkle.js";
 export type { QuorumMessage } from "./core/messages.js";
-export { QUORUM_OPTIONS, parseConfig, type QuorumConfig } from "./core/options.js";
+export { parseConfig, QUORUM_OPTIONS, type QuorumConfig } from "./core/options.js";
+export { QuorumCore, type QuorumVariant } from "./core/quorum-core.js";
+export { keyPosition, preferenceList, type Ring, ringNew, ringWalk } from "./core/ring.js";
 export { quorumSupports } from "./supports.js";
-export { keyPosition, preferenceList, ringNew, ringWalk, type Ring } from "./core/ring.js";
-export { merkleBuild, merkleDiff, differingKeys, type MerkleTree } from "./core/merkle.js";
 
-function define(name: string, description: string, variant: QuorumVariant, broken?: string, defaults?: Partial<Record<string, boolean>>): EngineDefinition<QuorumMessage> {
+function define(
+  name: string,
+  description: string,
+  variant: QuorumVariant,
+  broken?: string,
+  defaults?: Partial<Record<string, boolean>>,
+): EngineDefinition<QuorumMessage> {
   const options = defaults
     ? QUORUM_OPTIONS.map((o) => (Object.hasOwn(defaults, o.name) ? { ...o, default: defaults[o.name]! } : o))
     : QUORUM_OPTIONS;
@@ -62,4 +68,8 @@ export const quorumBrokenDropHints = define(
 );
 
 /** quorumEngines lists the engine and its broken variants, for the CLI registry. */
-export const quorumEngines: readonly EngineDefinition<QuorumMessage>[] = [quorumEngine, quorumBrokenReadRepair, quorumBrokenDropHints];
+export const quorumEngines: readonly EngineDefinition<QuorumMessage>[] = [
+  quorumEngine,
+  quorumBrokenReadRepair,
+  quorumBrokenDropHints,
+];

@@ -1,7 +1,7 @@
 import { checkGuarantees, parseHistory } from "@consistency-lab/checker";
 import { findViolation } from "@consistency-lab/conformance";
 import type { Guarantee } from "@consistency-lab/kv";
-import { isTimeout, runSimulation, type SimConfig, SimCluster } from "@consistency-lab/sim";
+import { isTimeout, runSimulation, SimCluster, type SimConfig } from "@consistency-lab/sim";
 import { describe, expect, it } from "vitest";
 import type { QuorumCore } from "./core/quorum-core.js";
 import { preferenceList, ringNew } from "./core/ring.js";
@@ -29,7 +29,10 @@ describe("quorum in the simulator", () => {
     const seed = 7;
     const c = new SimCluster({ engine: quorumEngine, options: { w: 1 }, seed });
     c.runFor(500);
-    c.partition([["n1", "n2"], ["n3", "n4", "n5"]]);
+    c.partition([
+      ["n1", "n2"],
+      ["n3", "n4", "n5"],
+    ]);
     c.runFor(500);
     const acked = new Map<string, string[]>();
     for (let i = 0; i < 30; i++) {
@@ -70,7 +73,8 @@ describe("quorum in the simulator", () => {
     c.heal();
     c.runFor(2000);
     // Handoff delivers each hint to the primary it was kept for, and the fallbacks forget them once acknowledged.
-    for (const p of owners) expect(core(c, p).dump().get(key), `seed ${seed}: ${p}`).toEqual(["during-partition"]);
+    for (const p of owners)
+      expect(core(c, p).dump().get(key), `seed ${seed}: ${p}`).toEqual(["during-partition"]);
     expect(others.flatMap((n) => core(c, n).hintedKeys())).toEqual([]);
     // Only W = 2 fallbacks took the write, so the third primary got no hint (anti-entropy is off here): a read
     // with r=3 repairs it.
@@ -144,7 +148,9 @@ describe("broken variants are caught by the checker", () => {
   it("read repair that copies an older value over a newer one", () => {
     const run = findViolation({ engine: quorumBrokenReadRepair, seeds: 100, faults: "all" });
     expect(run, "no violating seed in 1..100").toBeDefined();
-    console.log(`quorum-broken-read-repair: seed ${run!.seed} breaks ${run!.violations.map((v) => v.guarantee).join(", ")}`);
+    console.log(
+      `quorum-broken-read-repair: seed ${run!.seed} breaks ${run!.violations.map((v) => v.guarantee).join(", ")}`,
+    );
   });
 
   it("hinted handoff that drops hints", () => {
@@ -153,12 +159,31 @@ describe("broken variants are caught by the checker", () => {
     const run = findViolation({
       engine: quorumBrokenDropHints,
       seeds: 100,
-      faults: [{ at: 300, partition: [["n1", "n2"], ["n3", "n4", "n5"]] }, { at: 60_000, heal: true }],
+      faults: [
+        {
+          at: 300,
+          partition: [
+            ["n1", "n2"],
+            ["n3", "n4", "n5"],
+          ],
+        },
+        { at: 60_000, heal: true },
+      ],
       workload: { keys: 20 },
     });
     expect(run, "no violating seed in 1..100").toBeDefined();
-    console.log(`quorum-broken-drop-hints: seed ${run!.seed} breaks ${run!.violations.map((v) => v.guarantee).join(", ")}`);
+    console.log(
+      `quorum-broken-drop-hints: seed ${run!.seed} breaks ${run!.violations.map((v) => v.guarantee).join(", ")}`,
+    );
     // The real engine under the same schedule loses nothing.
-    expect(findViolation({ engine: quorumEngine, options: { sloppy: true }, seeds: [run!.seed], faults: run!.config.faults!, workload: { keys: 20 } })).toBeUndefined();
+    expect(
+      findViolation({
+        engine: quorumEngine,
+        options: { sloppy: true },
+        seeds: [run!.seed],
+        faults: run!.config.faults!,
+        workload: { keys: 20 },
+      }),
+    ).toBeUndefined();
   });
 });

@@ -36,7 +36,9 @@ export function quorumSupports(o: EngineOptions): Supports {
     siblings
       ? "no acknowledged write is lost: a write is only superseded by one whose causal context covers it"
       : "LWW on hybrid logical clocks: a write can silently lose to a concurrent one or to a node whose clock runs ahead",
-    sloppy ? "sloppy quorum: any side with W reachable nodes keeps accepting writes; hints hand them back" : "strict quorum: a side without W primaries of a key refuses its writes",
+    sloppy
+      ? "sloppy quorum: any side with W reachable nodes keeps accepting writes; hints hand them back"
+      : "strict quorum: a side without W primaries of a key refuses its writes",
   ];
   return {
     ...NOTHING,

@@ -72,14 +72,17 @@ export function readReady(op: ReadOp): boolean {
 /** mergeResponses joins every reply received so far. */
 export function mergeResponses(op: ReadOp): KeyState | undefined {
   let out: KeyState | undefined;
-  for (const node of Object.keys(op.responses).sort()) out = mergeStates(out, op.responses[node] ?? undefined);
+  for (const node of Object.keys(op.responses).sort())
+    out = mergeStates(out, op.responses[node] ?? undefined);
   return out;
 }
 
 /** staleResponders lists the targets whose reply differs from `merged`: the ones read repair must update. */
 export function staleResponders(op: ReadOp, merged: KeyState | undefined): Target[] {
   const want = stateDigest(merged);
-  return op.targets.filter((t) => Object.hasOwn(op.responses, t.node) && stateDigest(op.responses[t.node] ?? undefined) !== want);
+  return op.targets.filter(
+    (t) => Object.hasOwn(op.responses, t.node) && stateDigest(op.responses[t.node] ?? undefined) !== want,
+  );
 }
 
 /** addAck records a write ack once per target. */

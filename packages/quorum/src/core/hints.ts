@@ -26,9 +26,15 @@ export class Hints {
     for (const [k, v] of records) {
       if (!k.startsWith(HINT_PREFIX)) continue;
       const h = v as Partial<Hint>;
-      if (typeof h !== "object" || h === null || typeof h.owner !== "string" || typeof h.key !== "string") continue;
+      if (typeof h !== "object" || h === null || typeof h.owner !== "string" || typeof h.key !== "string")
+        continue;
       if (!isKeyState(h.state)) continue;
-      this.byId.set(hintId(h.owner, h.key), { owner: h.owner, key: h.key, state: h.state, digest: stateDigest(h.state) });
+      this.byId.set(hintId(h.owner, h.key), {
+        owner: h.owner,
+        key: h.key,
+        state: h.state,
+        digest: stateDigest(h.state),
+      });
     }
   }
 
@@ -70,6 +76,8 @@ export class Hints {
 
   /** due lists the hints whose owner `isLive` says is reachable again, in a stable order. */
   due(isLive: (n: NodeId) => boolean): Hint[] {
-    return [...this.byId.values()].filter((h) => isLive(h.owner)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.owner < b.owner ? -1 : 1));
+    return [...this.byId.values()]
+      .filter((h) => isLive(h.owner))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.owner < b.owner ? -1 : 1));
   }
 }

@@ -18,7 +18,10 @@ export const MERKLE_LEAVES = 16;
 const EMPTY = "0";
 
 function h(text: string): string {
-  return hashString(text).toString(16).padStart(8, "0") + hashString(text, 0x5bd1e995).toString(16).padStart(8, "0");
+  return (
+    hashString(text).toString(16).padStart(8, "0") +
+    hashString(text, 0x5bd1e995).toString(16).padStart(8, "0")
+  );
 }
 
 /** merkleBucket is the leaf a key falls in. A seed different from the ring's keeps buckets independent of placement. */
@@ -27,10 +30,15 @@ export function merkleBucket(key: string, leaves: number): number {
 }
 
 /** merkleBuild builds the tree of a range from its keys and their state digests. */
-export function merkleBuild(entries: Iterable<readonly [key: string, digest: string]>, leaves = MERKLE_LEAVES): MerkleTree {
-  if (!Number.isInteger(Math.log2(leaves))) throw new TypeError(`merkleBuild: leaves must be a power of two, got ${leaves}`);
+export function merkleBuild(
+  entries: Iterable<readonly [key: string, digest: string]>,
+  leaves = MERKLE_LEAVES,
+): MerkleTree {
+  if (!Number.isInteger(Math.log2(leaves)))
+    throw new TypeError(`merkleBuild: leaves must be a power of two, got ${leaves}`);
   const buckets: string[][] = Array.from({ length: leaves }, () => []);
-  for (const [key, digest] of entries) buckets[merkleBucket(key, leaves)]!.push(`${JSON.stringify(key)}:${digest}`);
+  for (const [key, digest] of entries)
+    buckets[merkleBucket(key, leaves)]!.push(`${JSON.stringify(key)}:${digest}`);
   const nodes = new Array<string>(2 * leaves - 1).fill(EMPTY);
   for (let b = 0; b < leaves; b++) {
     const items = buckets[b]!;
@@ -72,7 +80,8 @@ export function differingKeys(
 ): string[] {
   const want = new Set(buckets);
   const keys = new Set<string>();
-  for (const k of [...a.keys(), ...b.keys()]) if (want.has(merkleBucket(k, leaves)) && a.get(k) !== b.get(k)) keys.add(k);
+  for (const k of [...a.keys(), ...b.keys()])
+    if (want.has(merkleBucket(k, leaves)) && a.get(k) !== b.get(k)) keys.add(k);
   return [...keys].sort();
 }
 

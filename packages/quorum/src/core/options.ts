@@ -2,14 +2,30 @@ import type { EngineOptions, OptionSpec } from "@consistency-lab/kv";
 
 /** QUORUM_OPTIONS are the cluster options of the quorum engine (`--option k=v`), Riak's bucket properties in spirit. */
 export const QUORUM_OPTIONS: readonly OptionSpec[] = [
-  { name: "n", type: "number", default: 3, description: "replicas per key (Riak n_val); clamped to the cluster size" },
-  { name: "r", type: "number", default: 2, description: "replies a read waits for (1..n); per request: options.r" },
-  { name: "w", type: "number", default: 2, description: "acks a write waits for (1..n); per request: options.w" },
+  {
+    name: "n",
+    type: "number",
+    default: 3,
+    description: "replicas per key (Riak n_val); clamped to the cluster size",
+  },
+  {
+    name: "r",
+    type: "number",
+    default: 2,
+    description: "replies a read waits for (1..n); per request: options.r",
+  },
+  {
+    name: "w",
+    type: "number",
+    default: 2,
+    description: "acks a write waits for (1..n); per request: options.w",
+  },
   {
     name: "sloppy",
     type: "boolean",
     default: false,
-    description: "sloppy quorum: when a primary is down, write to the next live node on the ring with a hint (Dynamo §4.6)",
+    description:
+      "sloppy quorum: when a primary is down, write to the next live node on the ring with a hint (Dynamo §4.6)",
   },
   {
     name: "conflicts",
@@ -18,15 +34,26 @@ export const QUORUM_OPTIONS: readonly OptionSpec[] = [
     choices: ["siblings", "lww"],
     description: "siblings with dotted version vectors, or last-write-wins on hybrid logical clock stamps",
   },
-  { name: "maxSiblings", type: "number", default: 16, description: "a write that would leave more siblings fails with KV_TOO_MANY_SIBLINGS" },
+  {
+    name: "maxSiblings",
+    type: "number",
+    default: 16,
+    description: "a write that would leave more siblings fails with KV_TOO_MANY_SIBLINGS",
+  },
   {
     name: "readRepair",
     type: "string",
     default: "background",
     choices: ["background", "blocking", "off"],
-    description: "background: repair stale replicas after replying; blocking: before replying (monotonic quorum reads); off",
+    description:
+      "background: repair stale replicas after replying; blocking: before replying (monotonic quorum reads); off",
   },
-  { name: "antiEntropyMs", type: "number", default: 500, description: "period of Merkle-tree exchanges between replicas of a range (0: off)" },
+  {
+    name: "antiEntropyMs",
+    type: "number",
+    default: 500,
+    description: "period of Merkle-tree exchanges between replicas of a range (0: off)",
+  },
   {
     name: "tombstoneReapMs",
     type: "number",
@@ -34,9 +61,24 @@ export const QUORUM_OPTIONS: readonly OptionSpec[] = [
     description: "how long a delete's tombstone is kept before it is reaped (0: never reap)",
   },
   { name: "vnodes", type: "number", default: 8, description: "virtual nodes (ring tokens) per node" },
-  { name: "timeoutMs", type: "number", default: 800, description: "coordinator deadline for collecting R or W replies" },
-  { name: "hintRetryMs", type: "number", default: 200, description: "how often a fallback retries handing hints back to their owner" },
-  { name: "pingMs", type: "number", default: 100, description: "failure-detector heartbeat period; a peer silent for 3 periods is suspected" },
+  {
+    name: "timeoutMs",
+    type: "number",
+    default: 800,
+    description: "coordinator deadline for collecting R or W replies",
+  },
+  {
+    name: "hintRetryMs",
+    type: "number",
+    default: 200,
+    description: "how often a fallback retries handing hints back to their owner",
+  },
+  {
+    name: "pingMs",
+    type: "number",
+    default: 100,
+    description: "failure-detector heartbeat period; a peer silent for 3 periods is suspected",
+  },
 ];
 
 /** QuorumConfig is the parsed, validated form of the options a core runs with. */
@@ -75,7 +117,8 @@ export function parseConfig(o: EngineOptions, clusterSize: number): QuorumConfig
   if (r > n) throw new TypeError(`quorum: r=${r} is larger than n=${n}`);
   if (w > n) throw new TypeError(`quorum: w=${w} is larger than n=${n}`);
   const conflicts = o.conflicts ?? "siblings";
-  if (conflicts !== "siblings" && conflicts !== "lww") throw new TypeError(`quorum: conflicts must be siblings or lww`);
+  if (conflicts !== "siblings" && conflicts !== "lww")
+    throw new TypeError(`quorum: conflicts must be siblings or lww`);
   const readRepair = o.readRepair ?? "background";
   if (readRepair !== "background" && readRepair !== "blocking" && readRepair !== "off") {
     throw new TypeError(`quorum: readRepair must be background, blocking or off`);

@@ -1,5 +1,12 @@
-import { type ClientReply, type ClientRequest, type Envelope, type EngineOptions, Rng, resolveOptions } from "@consistency-lab/kv";
 import { checkLinearizableSync, parseHistory } from "@consistency-lab/checker";
+import {
+  type ClientReply,
+  type ClientRequest,
+  type EngineOptions,
+  type Envelope,
+  Rng,
+  resolveOptions,
+} from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
 import type { QuorumMessage } from "./messages.js";
 import { QUORUM_OPTIONS } from "./options.js";
@@ -39,7 +46,20 @@ class Net {
   start(id: string): void {
     const disk = this.disks.get(id) ?? new Map<string, unknown>();
     this.disks.set(id, disk);
-    this.cores.set(id, new QuorumCore({ id, peers: this.ids, rng: new Rng(this.ids.indexOf(id) + 1), options: this.options, now: this.now, records: disk }, this.variant));
+    this.cores.set(
+      id,
+      new QuorumCore(
+        {
+          id,
+          peers: this.ids,
+          rng: new Rng(this.ids.indexOf(id) + 1),
+          options: this.options,
+          now: this.now,
+          records: disk,
+        },
+        this.variant,
+      ),
+    );
   }
 
   core(id: string): QuorumCore {
@@ -53,7 +73,8 @@ class Net {
       if (p.type === "put") disk.set(p.key, structuredClone(p.value));
       else disk.delete(p.key);
     }
-    for (const e of r.send as Envelope<QuorumMessage>[]) this.outbox.push({ from: id, to: e.to, message: structuredClone(e.message) });
+    for (const e of r.send as Envelope<QuorumMessage>[])
+      this.outbox.push({ from: id, to: e.to, message: structuredClone(e.message) });
     this.replies.push(...r.replies);
   }
 
@@ -402,7 +423,8 @@ describe("quorum core: deletes and tombstones", () => {
 describe("quorum core: anti-entropy and durability", () => {
   it("anti-entropy converges replicas of keys nobody reads", () => {
     const net = new Net(five, { antiEntropyMs: 200 });
-    for (let i = 0; i < 20; i++) net.request("n1", { op: "put", key: `k${i}`, value: `v${i}`, options: { w: 1 } });
+    for (let i = 0; i < 20; i++)
+      net.request("n1", { op: "put", key: `k${i}`, value: `v${i}`, options: { w: 1 } });
     // Every replication message is lost: only the coordinators (or first replica) hold the writes.
     net.flush((s) => s.message.type === "store" || s.message.type === "forward-reply");
     net.advance(3000);

@@ -15,8 +15,8 @@ import {
   type NodeStatus,
   type PersistOp,
   type Ready,
-  validateRequest,
   type VersionVector,
+  validateRequest,
 } from "@consistency-lab/kv";
 import {
   addAck,
@@ -33,14 +33,14 @@ import {
   writeReady,
 } from "./coordinator.js";
 import { Hints } from "./hints.js";
-import { merkleBucket, merkleBuild, merkleDiff, isMerkleTree, MERKLE_LEAVES } from "./merkle.js";
+import { isMerkleTree, MERKLE_LEAVES, merkleBucket, merkleBuild, merkleDiff } from "./merkle.js";
 import type { QuorumMessage } from "./messages.js";
 import { parseConfig, type QuorumConfig } from "./options.js";
 import { Replica } from "./replica.js";
 import { groupsOf, type Ring, replicaGroup, ringNew, ringWalk } from "./ring.js";
 import {
-  decodeContext,
   type DecodedContext,
+  decodeContext,
   emptySiblings,
   encodeContext,
   isKeyState,
@@ -112,7 +112,9 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     for (const p of this.peers) if (p !== this.id) this.lastHeard.set(p, init.now);
     this.replica.restore(init.records);
     this.hints.restore(init.records);
-    const meta = init.records.get(META_KEY) as { seq?: unknown; hlc?: { l?: unknown; c?: unknown } } | undefined;
+    const meta = init.records.get(META_KEY) as
+      | { seq?: unknown; hlc?: { l?: unknown; c?: unknown } }
+      | undefined;
     if (meta && typeof meta.seq === "number") this.seq = meta.seq;
     if (meta && typeof meta.hlc?.l === "number" && typeof meta.hlc.c === "number") {
       this.hlc.l = meta.hlc.l;
@@ -176,7 +178,10 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     }
     // cas reads first; so does a delete without a context, which otherwise could not supersede anything (Riak's
     // delete fetches the object's vclock the same way).
-    if (req.op === "cas" || (req.op === "delete" && ctx === undefined && this.config.conflicts === "siblings")) {
+    if (
+      req.op === "cas" ||
+      (req.op === "delete" && ctx === undefined && this.config.conflicts === "siblings")
+    ) {
       this.startRead(req, origin, r, deadline, w);
       return;
     }
@@ -188,7 +193,8 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     const n = this.config.n;
     if (v === undefined) return this.config[name];
     if (v === "majority") return Math.floor(n / 2) + 1;
-    if (!Number.isInteger(v) || v < 1 || v > n) throw new KvError("KV_INVALID_ARGUMENT", `${name} must be 1..${n}, got ${v}`);
+    if (!Number.isInteger(v) || v < 1 || v > n)
+      throw new KvError("KV_INVALID_ARGUMENT", `${name} must be 1..${n}, got ${v}`);
     return v;
   }
 
@@ -233,7 +239,8 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     if (writeW !== undefined) op.writeW = writeW;
     this.pending.set(op.id, op);
     for (const t of targets) {
-      if (t.node === this.id) addResponse(op, this.id, this.localState(req.key, t.hintFor !== undefined) ?? null);
+      if (t.node === this.id)
+        addResponse(op, this.id, this.localState(req.key, t.hintFor !== undefined) ?? null);
       else this.sendTo(t.node, { type: "fetch", op: op.id, key: req.key, hinted: t.hintFor !== undefined });
     }
     this.readProgress(op);
@@ -262,7 +269,12 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     const self = targets.find((t) => t.node === this.id);
     let state: KeyState;
     if (this.config.conflicts === "siblings") {
-      const own = self === undefined ? undefined : self.hintFor === undefined ? this.replica.get(req.key) : this.hints.get(self.hintFor, req.key);
+      const own =
+        self === undefined
+          ? undefined
+          : self.hintFor === undefined
+            ? this.replica.get(req.key)
+            : this.hints.get(self.hintFor, req.key);
       const base = mergeStates(own, read) ?? emptySiblings();
       if (base.t !== "s") throw new KvError("KV_STORAGE", "stored state is not a siblings state");
       let context: VersionVector = ctx?.t === "s" ? ctx.vv : {};
@@ -341,7 +353,11 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     } else if (op.replied) {
       this.readRepair(op);
     }
-    if (op.replied && op.holdersNeeded === undefined && Object.keys(op.responses).length === op.targets.length) {
+    if (
+      op.replied &&
+      op.holdersNeeded === undefined &&
+      Object.keys(op.responses).length === op.targets.length
+    ) {
       this.pending.delete(op.id);
     }
   }
@@ -353,9 +369,15 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     try {
       if (req.op === "cas") {
         const live = liveValues(merged);
-        const swapped = req.expected === null ? live.length === 0 : live.length === 1 && live[0] === req.expected;
+        const swapped =
+          req.expected === null ? live.length === 0 : live.length === 1 && live[0] === req.expected;
         if (!swapped) {
-          this.reply(op.origin, req.id, { id: req.id, ok: true, swapped: false, context: encodeContext(merged, this.config.conflicts) });
+          this.reply(op.origin, req.id, {
+            id: req.id,
+            ok: true,
+            swapped: false,
+            context: encodeContext(merged, this.config.conflicts),
+          });
           return;
         }
       }
@@ -373,7 +395,11 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
    */
   private startBlockingRepair(op: ReadOp, merged: KeyState | undefined): void {
     const want = stateDigest(merged);
-    op.holders = op.targets.filter((t) => Object.hasOwn(op.responses, t.node) && stateDigest(op.responses[t.node] ?? undefined) === want).map((t) => t.node);
+    op.holders = op.targets
+      .filter(
+        (t) => Object.hasOwn(op.responses, t.node) && stateDigest(op.responses[t.node] ?? undefined) === want,
+      )
+      .map((t) => t.node);
     op.holdersNeeded = Math.min(op.targets.length, this.config.n - op.r + 1);
     if (merged !== undefined) {
       for (const t of op.targets) if (!op.holders.includes(t.node)) this.repairTarget(op, t, merged, true);
@@ -392,7 +418,11 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
 
   private replyRead(op: ReadOp, merged: KeyState | undefined): void {
     const values = liveValues(merged);
-    const reply: ClientReply = { id: op.req.id, ok: true, context: encodeContext(merged, this.config.conflicts) };
+    const reply: ClientReply = {
+      id: op.req.id,
+      ok: true,
+      context: encodeContext(merged, this.config.conflicts),
+    };
     if (values.length > 1) reply.values = values;
     else reply.value = values[0] ?? null;
     this.reply(op.origin, op.req.id, reply);
@@ -490,7 +520,12 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       }
       case "fetch":
         if (typeof m.key !== "string") return;
-        this.sendTo(from, { type: "fetch-reply", op: m.op, key: m.key, state: this.localState(m.key, m.hinted === true) ?? null });
+        this.sendTo(from, {
+          type: "fetch-reply",
+          op: m.op,
+          key: m.key,
+          state: this.localState(m.key, m.hinted === true) ?? null,
+        });
         return;
       case "fetch-reply": {
         const op = this.pending.get(m.op);
@@ -515,7 +550,11 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
         const op = this.pending.get(m.fwd);
         if (op?.kind !== "forward" || op.to !== from) return;
         this.pending.delete(op.id);
-        this.replies.push({ ...m.reply, id: op.req.id, meta: { ...(m.reply.meta ?? {}), node: this.id, coordinator: from } });
+        this.replies.push({
+          ...m.reply,
+          id: op.req.id,
+          meta: { ...(m.reply.meta ?? {}), node: this.id, coordinator: from },
+        });
         return;
       }
       case "handoff": {
@@ -646,7 +685,8 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       this.nextAntiEntropy = now + this.config.antiEntropyMs;
       this.antiEntropy();
     }
-    if (this.config.tombstoneReapMs > 0) this.persist.push(...this.replica.reap(now, this.config.tombstoneReapMs));
+    if (this.config.tombstoneReapMs > 0)
+      this.persist.push(...this.replica.reap(now, this.config.tombstoneReapMs));
     for (const op of [...this.pending.values()]) if (now >= op.deadline) this.expire(op);
   }
 
@@ -658,15 +698,25 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   private expire(op: PendingOp): void {
     this.pending.delete(op.id);
     if (op.kind === "forward") {
-      this.replies.push(errorReply(op.req.id, new KvError("KV_TIMEOUT", `no answer from ${op.to} before the deadline`), { node: this.id }));
+      this.replies.push(
+        errorReply(op.req.id, new KvError("KV_TIMEOUT", `no answer from ${op.to} before the deadline`), {
+          node: this.id,
+        }),
+      );
       return;
     }
     if (op.replied) return;
     op.replied = true;
     const isWrite = op.kind === "write";
     const err = isWrite
-      ? new KvError("KV_TIMEOUT", `${op.acks.length} of ${op.w} acks before the deadline; the write may still be applied`)
-      : new KvError("KV_UNAVAILABLE", `${Object.keys(op.responses).length} of ${op.r} replies before the deadline`);
+      ? new KvError(
+          "KV_TIMEOUT",
+          `${op.acks.length} of ${op.w} acks before the deadline; the write may still be applied`,
+        )
+      : new KvError(
+          "KV_UNAVAILABLE",
+          `${Object.keys(op.responses).length} of ${op.r} replies before the deadline`,
+        );
     this.reply(op.origin, op.req.id, errorReply(op.req.id, err));
   }
 
@@ -687,7 +737,11 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   }
 
   private persistMeta(): void {
-    this.persist.push({ type: "put", key: META_KEY, value: { seq: this.seq, hlc: { l: this.hlc.l, c: this.hlc.c } } });
+    this.persist.push({
+      type: "put",
+      key: META_KEY,
+      value: { seq: this.seq, hlc: { l: this.hlc.l, c: this.hlc.c } },
+    });
   }
 
   ready(): Ready<QuorumMessage> {

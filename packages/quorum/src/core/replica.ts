@@ -1,5 +1,12 @@
 import type { PersistOp } from "@consistency-lab/kv";
-import { hasTombstonesOnly, isKeyState, type KeyState, mergeStates, reapSiblings, stateDigest } from "./versioned.js";
+import {
+  hasTombstonesOnly,
+  isKeyState,
+  type KeyState,
+  mergeStates,
+  reapSiblings,
+  stateDigest,
+} from "./versioned.js";
 
 /** KEY_PREFIX prefixes the record of each key this node is a primary replica of. */
 export const KEY_PREFIX = "k/";
@@ -54,7 +61,12 @@ export class Replica {
     return this.set(key, state, now, this.entries.get(key));
   }
 
-  private set(key: string, next: KeyState, now: number, cur: ReplicaEntry | undefined): PersistOp | undefined {
+  private set(
+    key: string,
+    next: KeyState,
+    now: number,
+    cur: ReplicaEntry | undefined,
+  ): PersistOp | undefined {
     const digest = stateDigest(next);
     if (cur !== undefined && cur.digest === digest) return undefined;
     const e: ReplicaEntry = { state: next, digest };

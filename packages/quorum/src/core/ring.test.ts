@@ -36,7 +36,10 @@ describe("ring", () => {
 
   it("moves only the keys of a removed node's ranges when membership changes (consistent hashing)", () => {
     const five = ringNew(nodes, 16);
-    const four = ringNew(nodes.filter((n) => n !== "n5"), 16);
+    const four = ringNew(
+      nodes.filter((n) => n !== "n5"),
+      16,
+    );
     let moved = 0;
     for (let i = 0; i < 2000; i++) {
       const a = preferenceList(five, `k${i}`, 1)[0];

@@ -28,7 +28,8 @@ export function keyPosition(key: string): number {
 /** ringNew places `vnodes` tokens per node, derived from the node id only, so every node builds the same ring. */
 export function ringNew(nodes: readonly NodeId[], vnodes: number): Ring {
   const tokens: Token[] = [];
-  for (const node of nodes) for (let i = 0; i < vnodes; i++) tokens.push({ pos: keyPosition(`${node}#${i}`), node });
+  for (const node of nodes)
+    for (let i = 0; i < vnodes; i++) tokens.push({ pos: keyPosition(`${node}#${i}`), node });
   tokens.sort((a, b) => a.pos - b.pos || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   return { tokens, nodes: [...nodes] };
 }

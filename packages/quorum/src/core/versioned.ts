@@ -7,8 +7,8 @@ import {
   dvvSync,
   dvvUpdate,
   dvvValues,
-  hashString,
   type HlcStamp,
+  hashString,
   hlcCompareStamps,
   isDvvSet,
   isHlcTimestamp,
@@ -57,7 +57,12 @@ export function mergeStates(a: KeyState | undefined, b: KeyState | undefined): K
 }
 
 /** writeSiblings is a client write at coordinator `actor` with causal context `context` (dvvset update). */
-export function writeSiblings(base: SiblingsState, context: VersionVector, actor: string, value: Payload): SiblingsState {
+export function writeSiblings(
+  base: SiblingsState,
+  context: VersionVector,
+  actor: string,
+  value: Payload,
+): SiblingsState {
   return { t: "s", set: dvvUpdate(base.set, context, actor, value) };
 }
 
@@ -93,7 +98,10 @@ export function reapSiblings(s: SiblingsState): SiblingsState {
 export function stateDigest(s: KeyState | undefined): string {
   if (s === undefined) return "0";
   const text = JSON.stringify(s.t === "l" ? [s.stamp.l, s.stamp.c, s.stamp.node, s.value] : s.set.entries);
-  return hashString(text).toString(16).padStart(8, "0") + hashString(text, 0x9747b28c).toString(16).padStart(8, "0");
+  return (
+    hashString(text).toString(16).padStart(8, "0") +
+    hashString(text, 0x9747b28c).toString(16).padStart(8, "0")
+  );
 }
 
 /** encodeContext renders the opaque causal context a get or put returns. */
