@@ -161,6 +161,19 @@ describe("runSimulation", () => {
     expect(r.stats.faultsApplied).toBe(1);
   });
 
+  it("moves a client to another node after a timeout", () => {
+    const r = runSimulation({
+      engine: forwardEngine,
+      seed: 12,
+      workload: { clients: 3, ops: 30, switchNodeRate: 0, deadlineMs: 200 },
+      faults: [{ at: 0, crash: "n2" }],
+    });
+    const p1 = r.history.filter((e) => e.process === 1 && e.type !== "invoke");
+    expect(p1).toHaveLength(10);
+    expect(p1[0]).toMatchObject({ type: "info", error: "KV_TIMEOUT", node: "n2" });
+    expect(p1.slice(1).every((e) => e.type !== "info" && e.node !== "n2")).toBe(true);
+  });
+
   it("skips a 'leader' fault when nobody leads and records it", () => {
     const r = runSimulation({
       engine: echoEngine,

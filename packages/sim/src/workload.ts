@@ -131,7 +131,7 @@ export function completionEvent(
 
 /**
  * startWorkload starts one process per plan list. Each has one op in flight, thinks between ops, starts at node
- * `i mod N`, may move to a random node before an op, follows KV_NOT_LEADER hints within the op's deadline
+ * `i mod N`, may move to a random node before an op, moves to another node after a timeout, follows KV_NOT_LEADER hints within the op's deadline
  * (the refusal is definite, so retrying with the same session seq is safe), and records ARCHITECTURE §4 events.
  */
 export function startWorkload(o: WorkloadOptions): WorkloadRun {
@@ -266,6 +266,9 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
       if (cl.inflight !== opNo) return;
       c.cancel(currentId);
       complete({ type: "info", error: "KV_TIMEOUT", node: cl.node });
+      // Like a client library failing over after a timeout: without it, clients bound to a dead node would
+      // time out until a random switch, and liveness after a leader crash would hardly be exercised.
+      if (nodes.length > 1) cl.node = rng.pick(nodes.filter((x) => x !== cl.node));
     });
     send();
   };
