@@ -490,3 +490,25 @@ describe("quorum core: strict quorums are not linearizable (DDIA Figure 9-6)", (
     expect(checkLinearizableSync(history).verdict).toBe("violation");
   });
 });
+
+describe("quorum core: malformed peer messages", () => {
+  it("drops messages without the expected shape instead of throwing", () => {
+    const net = new Net(three);
+    const junk: unknown[] = [
+      null,
+      42,
+      { type: "nope" },
+      { type: "store", op: "", key: "k", state: { t: "s", set: { entries: [["n1", 0, ["x"]]] } } },
+      { type: "store", op: 1, key: "k" },
+      { type: "forward", fwd: "f", req: null, timeoutMs: 5 },
+      { type: "forward", fwd: "f", req: { id: "x", op: "put", key: "" }, timeoutMs: 5 },
+      { type: "ae-tree", group: "n1,n2,n3", tree: { leaves: 3, nodes: [] } },
+      { type: "ae-diff", group: "n1,n2,n3", buckets: [0], states: [[1, 2]] },
+      { type: "handoff", key: "k", digest: "d", state: "nope" },
+      { type: "fetch-reply", op: "x", key: "k", state: { t: "l" } },
+    ];
+    for (const m of junk) expect(() => net.core("n1").step("n2", m as QuorumMessage)).not.toThrow();
+    net.drain("n1");
+    expect(net.core("n1").dump().size).toBe(0);
+  });
+});

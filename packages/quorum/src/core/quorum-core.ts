@@ -495,7 +495,8 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   // ---------------------------------------------------------------------------------------------- peer messages
 
   step(from: NodeId, message: QuorumMessage): void {
-    if (typeof message !== "object" || message === null) return;
+    // Peers are trusted code, but a frame may still be malformed: drop what does not have the expected shape.
+    if (!isWellFormed(message)) return;
     if (from !== this.id) this.lastHeard.set(from, this.now);
     const m = message;
     switch (m.type) {
@@ -799,4 +800,34 @@ function maxVv(a: VersionVector, b: VersionVector): VersionVector {
 function age(s: KeyState): number {
   if (s.t === "l") return s.stamp.l * 1e6 + s.stamp.c;
   return s.set.entries.reduce((n, e) => n + e[1], 0);
+}
+
+/** isWellFormed checks the fields every handler reads before it trusts them; states are checked by isKeyState. */
+function isWellFormed(m: unknown): m is QuorumMessage {
+  if (typeof m !== "object" || m === null) return false;
+  const x = m as Record<string, unknown>;
+  const str = (k: string) => typeof x[k] === "string";
+  switch (x.type) {
+    case "ping":
+      return true;
+    case "store":
+      return str("op") && str("key") && (x.hintFor === undefined || str("hintFor"));
+    case "store-ack":
+    case "fetch":
+    case "fetch-reply":
+      return str("op") && str("key");
+    case "forward":
+      return str("fwd") && typeof x.req === "object" && x.req !== null && typeof x.timeoutMs === "number";
+    case "forward-reply":
+      return str("fwd") && typeof x.reply === "object" && x.reply !== null;
+    case "handoff":
+    case "handoff-ack":
+      return str("key") && str("digest");
+    case "ae-tree":
+    case "ae-diff":
+    case "ae-states":
+      return str("group");
+    default:
+      return false;
+  }
 }

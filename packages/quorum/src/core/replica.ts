@@ -25,6 +25,8 @@ export interface ReplicaEntry {
  */
 export class Replica {
   readonly entries = new Map<string, ReplicaEntry>();
+  /** Keys holding only tombstones: the reaper visits these, not every key, on each tick. */
+  private readonly dead = new Set<string>();
 
   /** restore rebuilds the replica from its records; malformed records are skipped, not trusted. */
   restore(records: ReadonlyMap<string, unknown>): void {
@@ -33,8 +35,12 @@ export class Replica {
       const rec = v as { state?: unknown; deadSince?: unknown };
       if (typeof rec !== "object" || rec === null || !isKeyState(rec.state)) continue;
       const e: ReplicaEntry = { state: rec.state, digest: stateDigest(rec.state) };
-      if (typeof rec.deadSince === "number") e.deadSince = rec.deadSince;
-      this.entries.set(k.slice(KEY_PREFIX.length), e);
+      const key = k.slice(KEY_PREFIX.length);
+      if (typeof rec.deadSince === "number" && hasTombstonesOnly(rec.state)) {
+        e.deadSince = rec.deadSince;
+        this.dead.add(key);
+      }
+      this.entries.set(key, e);
     }
   }
 
@@ -70,7 +76,12 @@ export class Replica {
     const digest = stateDigest(next);
     if (cur !== undefined && cur.digest === digest) return undefined;
     const e: ReplicaEntry = { state: next, digest };
-    if (hasTombstonesOnly(next)) e.deadSince = cur?.deadSince ?? now;
+    if (hasTombstonesOnly(next)) {
+      e.deadSince = cur?.deadSince ?? now;
+      this.dead.add(key);
+    } else {
+      this.dead.delete(key);
+    }
     this.entries.set(key, e);
     return this.record(key, e);
   }
@@ -83,8 +94,14 @@ export class Replica {
    */
   reap(now: number, delayMs: number): PersistOp[] {
     const out: PersistOp[] = [];
-    for (const [key, e] of this.entries) {
-      if (e.deadSince === undefined || now - e.deadSince < delayMs || e.state.t !== "s") continue;
+    for (const key of [...this.dead]) {
+      const e = this.entries.get(key);
+      if (e === undefined || e.deadSince === undefined || e.state.t !== "s") {
+        this.dead.delete(key);
+        continue;
+      }
+      if (now - e.deadSince < delayMs) continue;
+      this.dead.delete(key);
       const state = reapSiblings(e.state);
       const next: ReplicaEntry = { state, digest: stateDigest(state) };
       this.entries.set(key, next);
