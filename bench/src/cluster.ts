@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -117,4 +117,104 @@ export async function startCluster(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * startProxiedCluster runs N `clab node` processes whose peer links go through a DelayProxy per node (peers dial
+ * node j at its proxy port), so the delay between members is injected by the same TCP proxy the etcd rows use.
+ * Clients connect to the nodes' own ports, without delay.
+ */
+export async function startProxiedCluster(
+  launcher: Launcher,
+  o: { engine: string; nodes: number; options?: Record<string, unknown>; delayMs: number; timeoutMs?: number },
+): Promise<ClusterHandle & { proxies: import("./delay-proxy.js").DelayProxy[] }> {
+  const { DelayProxy } = await import("./delay-proxy.js");
+  const { writeFileSync } = await import("node:fs");
+  const { randomBytes } = await import("node:crypto");
+  const dataDir = mkdtempSync(join(tmpdir(), `clab-bench-proxied-${o.engine}-`));
+  const base = await freeBasePort(o.nodes * 2);
+  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const nodePort = (i: number) => base + i;
+  const proxyPort = (i: number) => base + o.nodes + i;
+  const token = randomBytes(24).toString("hex");
+  const adminToken = randomBytes(24).toString("hex");
+  writeFileSync(join(dataDir, "cluster.token"), token, { mode: 0o600 });
+  writeFileSync(join(dataDir, "admin.token"), adminToken, { mode: 0o600 });
+  const proxies = ids.map((_, i) => new DelayProxy(proxyPort(i), nodePort(i), o.delayMs));
+  for (const p of proxies) await p.start();
+  const children: ChildProcess[] = [];
+  const stopAll = async () => {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((r) => {
+            if (c.exitCode !== null) return r();
+            const t = setTimeout(() => c.kill("SIGKILL"), 10_000);
+            c.once("exit", () => {
+              clearTimeout(t);
+              r();
+            });
+          }),
+      ),
+    );
+    for (const p of proxies) await p.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    for (const [i, id] of ids.entries()) {
+      const peers = ids
+        .map((pid, j) => (j === i ? null : `${pid}=ws://127.0.0.1:${proxyPort(j)}`))
+        .filter((x): x is string => x !== null)
+        .join(",");
+      const args = [
+        ...launcher.args,
+        "node",
+        "--engine", o.engine,
+        "--id", id,
+        "--listen", `127.0.0.1:${nodePort(i)}`,
+        "--peers", peers,
+        "--data", join(dataDir, id),
+        "--token-file", join(dataDir, "cluster.token"),
+        "--admin-token-file", join(dataDir, "admin.token"),
+        "--log-level", "warn",
+      ];
+      for (const [k, v] of Object.entries(o.options ?? {})) args.push("--option", `${k}=${v}`);
+      children.push(spawn(launcher.command, args, { stdio: ["ignore", "ignore", "pipe"] }));
+    }
+    // Ready when every node accepts a TCP connection.
+    const end = Date.now() + (o.timeoutMs ?? 30_000);
+    for (let i = 0; i < ids.length; i++) {
+      while (!(await portListening(nodePort(i)))) {
+        if (Date.now() > end) throw new Error(`node ${ids[i]} did not start listening`);
+        if (children[i]!.exitCode !== null) throw new Error(`node ${ids[i]} exited with ${children[i]!.exitCode}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  return {
+    engine: o.engine,
+    ids,
+    endpoints: ids.map((_, i) => `ws://127.0.0.1:${nodePort(i)}`),
+    token,
+    adminToken,
+    pids: children.map((c) => c.pid!),
+    dataDir,
+    proxies,
+    stop: stopAll,
+  };
+}
+
+function portListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
 }

@@ -1,11 +1,12 @@
 import { join } from "node:path";
 import { type EngineDefinition, declaredGuarantees, resolveOptions } from "@consistency-lab/kv";
 import cliProgress from "cli-progress";
-import { type Launcher, startCluster } from "./cluster.js";
+import { type Launcher, startCluster, startProxiedCluster } from "./cluster.js";
 import { writeComparison } from "./docs.js";
 import { PROFILES, type Variant } from "./profiles.js";
 import { type BenchResults, gitSha, type LatencyRun, machineInfo, type PromiseRow, writeResults } from "./results.js";
 import { waitForLeader } from "./scenarios/common.js";
+import { etcdVersion, measureEtcd, startEtcd } from "./scenarios/etcd.js";
 import { measureLatency } from "./scenarios/latency.js";
 import { availabilityThroughPartition } from "./scenarios/partition.js";
 import { simSweep } from "./scenarios/sim-sweep.js";
@@ -162,6 +163,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
       ? "etcd was not found on PATH (Debian package etcd-server), so this run has no etcd rows."
       : "The quick profile does not run etcd; `pnpm -s clab bench --profile full` adds it when an `etcd` binary is on PATH (Debian package etcd-server).",
   };
+  const version = profile.etcd && known.has("raft") && (!o.only || o.only.includes("raft")) ? etcdVersion() : null;
+  if (version) {
+    results.etcd = await compareWithEtcd(o.launcher, profile, version, seed, (r) => results.runs.push(r));
+  }
   results.finishedAt = new Date().toISOString();
   const resultsPath = join(o.out, "results.json");
   writeResults(resultsPath, results);
@@ -169,11 +174,62 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
   return results;
 }
 
+/**
+ * compareWithEtcd runs etcd and our Raft side by side: the same workload, both on 3 members on loopback, both
+ * behind the same TCP delay proxy between members, both fsyncing every write. At delay 0 the clients are many
+ * (profile.etcdClients) to compare durable write throughput; the delay rows use the profile's client count.
+ */
+async function compareWithEtcd(
+  launcher: Launcher,
+  profile: (typeof PROFILES)["full"],
+  version: string,
+  seed: number,
+  push: (r: LatencyRun) => void,
+): Promise<BenchResults["etcd"]> {
+  let ratio: number | null = null;
+  const raft: Variant = { engine: "raft", variant: "via delay proxy", options: {}, requestOptions: {} };
+  for (const delay of profile.delays) {
+    const clients = delay === 0 ? profile.etcdClients : profile.clients;
+    const etcd = await startEtcd(3, delay);
+    let etcdPut: LatencyRun | undefined;
+    try {
+      for (const op of profile.ops) {
+        const r = await measureEtcd(etcd, { op, clients, durationMs: profile.durationMs, keys: profile.keys, valueBytes: profile.valueBytes, delayMs: delay, seed });
+        push(r);
+        if (op === "put") etcdPut = r;
+      }
+    } finally {
+      await etcd.stop();
+    }
+    const ours = await startProxiedCluster(launcher, { engine: "raft", nodes: 3, delayMs: delay });
+    try {
+      await waitForLeader(ours, true);
+      await measureLatency(ours, raft, { ...profile, clients, delays: [0], seed }, (r) => {
+        // The proxy, not the transport, carries the delay here: record the proxy's delay and its floor.
+        const row: LatencyRun = { ...r, scenario: "etcd", delayMs: delay, floorMs: 2 * delay };
+        push(row);
+        if (delay === 0 && r.op === "put" && etcdPut && etcdPut.opsPerSec > 0) {
+          ratio = Math.round((r.opsPerSec / etcdPut.opsPerSec) * 100) / 100;
+        }
+      });
+    } finally {
+      await ours.stop();
+    }
+  }
+  return {
+    available: true,
+    version,
+    writeThroughputRatio: ratio,
+    note: `etcd ${version} (the \`etcd\` binary on PATH) ran as a 3-member cluster on loopback, driven by the etcd3 Node client with the same closed-loop workload; rows with scenario "etcd" put it beside our Raft run through the same TCP delay proxy between members. Both fsync every write before acknowledging it.`,
+  };
+}
+
 /** summaryTable renders the short table printed at the end of a bench run. */
 export function summaryTable(r: BenchResults): string {
   const lines = ["engine (variant)               op   delay  p50 ms  p99 ms   ops/s  floor"];
   for (const x of r.runs) {
     const name = (x.variant === "default" ? x.engine : `${x.engine} (${x.variant})`).padEnd(30).slice(0, 30);
+    if (x.scenario !== "latency" && x.scenario !== "etcd") continue;
     lines.push(
       `${name} ${x.op.padEnd(4)} ${String(x.delayMs).padStart(5)} ${x.p50Ms.toFixed(1).padStart(7)} ${x.p99Ms.toFixed(1).padStart(7)} ${String(x.opsPerSec).padStart(7)} ${String(x.floorMs).padStart(6)}`,
     );

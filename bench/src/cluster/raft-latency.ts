@@ -45,6 +45,7 @@ export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}
   const rows: RaftLatencyRow[] = [];
   const admin = new KvClient({ endpoints: cluster.endpoints, token: cluster.token, timeoutMs: 5000 });
   try {
+    await waitForLeader(admin);
     for (const delayMs of delays) {
       for (const ep of cluster.endpoints) {
         await admin.fault(ep, delayMs > 0 ? { type: "delay", ms: delayMs } : { type: "heal" }, cluster.adminToken);
@@ -55,7 +56,7 @@ export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}
         );
         try {
           // Warm up: connect, find the leader, and write the keys the gets will read.
-          await Promise.all(stores.map((s, i) => s.put(`k${i}`, "warm")));
+          await Promise.all(stores.map((s, i) => retry(() => s.put(`k${i}`, "warm"))));
           for (const op of ops) {
             const r = await runLoad({ clients: stores, op, durationMs, keys: Math.max(clients, 16), valueBytes, tag: `d${delayMs}c${clients}${op}` });
             const s = summarize(r.latencies);
@@ -85,6 +86,25 @@ export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}
     await cluster.stop();
   }
   return rows;
+}
+
+async function waitForLeader(c: KvClient, maxMs = 20_000): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    if ((await c.status()).some((s) => s.role === "leader")) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("no Raft leader within 20 s");
+}
+
+async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts) throw e;
+    }
+  }
 }
 
 /** formatRows renders the rows as a fixed-width table. */
