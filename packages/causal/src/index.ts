@@ -4,7 +4,15 @@ import type { CausalMessage } from "./core/messages.js";
 import { CAUSAL_OPTIONS, causalConfig } from "./core/options.js";
 import { causalSupports } from "./supports.js";
 
-export { CausalCore, type CausalState, liveValues } from "./core/causal-core.js";
+export { CausalCore, type CausalState } from "./core/causal-core.js";
+export {
+  arbitrated,
+  type KeyClock,
+  type Resolve,
+  readView,
+  type StoredValue,
+  siblingValues,
+} from "./core/key-clock.js";
 export type { AckMessage, CausalMessage, ReplicatedWrite, WritesMessage } from "./core/messages.js";
 export { CAUSAL_OPTIONS, type CausalConfig, causalConfig } from "./core/options.js";
 export { causalSupports } from "./supports.js";

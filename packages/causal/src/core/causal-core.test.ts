@@ -295,28 +295,43 @@ describe("CausalCore: siblings and contexts", () => {
     for (const n of h.ids) expect(h.values(n, "k")).toEqual(["ab"]);
   });
 
-  it("a write supersedes exactly what its context covers, and keeps a concurrent write it did not see", () => {
+  it("a write keeps a concurrent write the serving node had not seen, and both become siblings everywhere", () => {
     const h = new Hand();
     h.call("n1", { op: "put", key: "k", value: "a" });
     h.settle();
     const read = h.get("n1", "k");
     expect(read.value).toBe("a");
     h.call("n2", { op: "put", key: "k", value: "b" });
-    h.deliverAll();
-    // n1 now has b too; the client's context covers only a.
-    expect(h.values("n1", "k")).toEqual(["b"]);
     h.call("n1", { op: "put", key: "k", value: "c", options: { context: read.context! } });
     h.settle();
     for (const n of h.ids) expect(h.values(n, "k")).toEqual(["b", "c"]);
   });
 
-  it("a stale context from a sibling-free read leaves the newer value as a sibling", () => {
+  it("a write supersedes everything the serving node holds, even beyond a stale context (its causal past)", () => {
     const h = new Hand();
     h.call("n1", { op: "put", key: "k", value: "a" });
     const stale = h.get("n1", "k").context!;
-    h.call("n1", { op: "put", key: "k", value: "b" });
+    h.call("n2", { op: "put", key: "k", value: "b" });
+    h.deliverAll();
+    expect(h.values("n1", "k")).toEqual(["a", "b"]);
     h.call("n1", { op: "put", key: "k", value: "c", options: { context: stale } });
-    expect(h.values("n1", "k")).toEqual(["b", "c"]);
+    h.settle();
+    for (const n of h.ids) expect(h.values(n, "k")).toEqual(["c"]);
+  });
+
+  it("a context read elsewhere makes writes this node has not applied yet obsolete on arrival", () => {
+    const h = new Hand();
+    h.call("n1", { op: "put", key: "k", value: "a" });
+    h.call("n2", { op: "put", key: "k", value: "b" });
+    h.drop((m) => m.from === "n2" && m.to === "n1");
+    h.deliverAll();
+    // n3 saw a and b; n1 saw only a (b is lost on the way to n1 for now).
+    const read = h.get("n3", "k");
+    expect(read.values).toEqual(["a", "b"]);
+    expect(h.values("n1", "k")).toEqual(["a"]);
+    h.call("n1", { op: "put", key: "k", value: "ab", options: { context: read.context! } });
+    h.settle();
+    for (const n of h.ids) expect(h.values(n, "k")).toEqual(["ab"]);
   });
 
   it("a write without a context supersedes what the serving node holds, not what it has not seen", () => {
@@ -329,14 +344,13 @@ describe("CausalCore: siblings and contexts", () => {
     for (const n of h.ids) expect(h.values(n, "k")).toEqual(["a2", "b"]);
   });
 
-  it("the context a put returns lets the same client overwrite its own write", () => {
+  it("the context a put returns covers that write, so the client can overwrite it at a node that lacks it", () => {
     const h = new Hand();
     const p = h.call("n1", { op: "put", key: "k", value: "a" });
-    h.call("n2", { op: "put", key: "k", value: "b" });
-    h.settle();
+    h.drop(writesTo("n3"));
     h.call("n3", { op: "put", key: "k", value: "a2", options: { context: p.context! } });
     h.settle();
-    for (const n of h.ids) expect(h.values(n, "k")).toEqual(["a2", "b"]);
+    for (const n of h.ids) expect(h.values(n, "k")).toEqual(["a2"]);
   });
 
   it("delete leaves a tombstone that hides the value everywhere; a concurrent put survives it", () => {
@@ -368,6 +382,45 @@ describe("CausalCore: siblings and contexts", () => {
         .state.keys.get("k")!
         .entries.map((e) => e[2].length),
     ).toEqual([1, 1]);
+  });
+});
+
+describe("CausalCore: resolve=lww", () => {
+  it("every node reads the same one winner of concurrent writes: the higher Lamport time, then node id", () => {
+    const h = new Hand(["n1", "n2", "n3"], { resolve: "lww" });
+    h.call("n1", { op: "put", key: "k", value: "a" });
+    h.call("n2", { op: "put", key: "k", value: "b" });
+    h.call("n1", { op: "put", key: "j", value: "x" });
+    h.call("n1", { op: "put", key: "k", value: "a2" });
+    h.settle();
+    // a2 has Lamport time 3 at n1, b has 1 at n2.
+    for (const n of h.ids) expect(h.get(n, "k")).toMatchObject({ value: "a2" });
+    for (const n of h.ids) expect(h.core(n).dump().get("k")).toEqual(["a2"]);
+    // The loser is still held (a later read-modify-write covers it), just not shown.
+    expect(
+      h
+        .core("n3")
+        .state.keys.get("k")!
+        .entries.map((e) => e[2].length),
+    ).toEqual([1, 1]);
+    h.call("n2", { op: "put", key: "t", value: "tie-n2" });
+    h.call("n3", { op: "put", key: "t", value: "tie-n3" });
+    h.settle();
+    for (const n of h.ids) expect(h.get(n, "t").value).toBe("tie-n3");
+  });
+
+  it("a write after a read wins over what it read, and cas compares against the winner", () => {
+    const h = new Hand(["n1", "n2", "n3"], { resolve: "lww" });
+    h.call("n1", { op: "put", key: "k", value: "a" });
+    h.call("n1", { op: "put", key: "k", value: "a2" });
+    h.call("n2", { op: "put", key: "k", value: "b" });
+    h.settle();
+    expect(h.call("n3", { op: "cas", key: "k", expected: "a2", value: "c" }).swapped).toBe(true);
+    h.settle();
+    for (const n of h.ids) expect(h.get(n, "k").value).toBe("c");
+    h.call("n1", { op: "delete", key: "k" });
+    h.settle();
+    for (const n of h.ids) expect(h.get(n, "k").value).toBeNull();
   });
 });
 

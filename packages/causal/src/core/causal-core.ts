@@ -1,7 +1,6 @@
 import {
   type ClientReply,
   type ClientRequest,
-  type DvvSet,
   dvvJoin,
   dvvNew,
   dvvSync,
@@ -25,6 +24,7 @@ import {
   vvGet,
   vvMerge,
 } from "@consistency-lab/kv";
+import { isKeyClock, type KeyClock, maxTime, readView, type StoredValue } from "./key-clock.js";
 import { type CausalMessage, isCausalMessage, isReplicatedWrite, type ReplicatedWrite } from "./messages.js";
 import type { CausalConfig } from "./options.js";
 
@@ -35,9 +35,6 @@ const APPLIED = "applied";
 
 /** outKey pads the seq so the records of the out-log sort in seq order on disk. */
 const outKey = (seq: number) => `${OUT_PREFIX}${String(seq).padStart(16, "0")}`;
-
-/** A key's state: its DVV set of values; `null` is a delete tombstone. */
-type KeyClock = DvvSet<string | null>;
 
 /** A request held until this node has caught up with its session token. */
 interface Waiting {
@@ -59,6 +56,11 @@ interface Waiting {
  */
 export interface CausalState {
   now: number;
+  /**
+   * Lamport clock: above the time of every write applied here, so a new write's time exceeds everything in its
+   * causal past. Not persisted: rebuilt from the stored key clocks on restart.
+   */
+  lamport: number;
   applied: VersionVector;
   keys: Map<string, KeyClock>;
   outLog: ReplicatedWrite[];
@@ -108,6 +110,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
     this.cfg = cfg;
     this.s = {
       now: init.now,
+      lamport: 0,
       applied: {},
       keys: new Map(),
       outLog: [],
@@ -136,7 +139,10 @@ export class CausalCore implements EngineCore<CausalMessage> {
       if (k === APPLIED) {
         if (typeof v === "string") this.s.applied = vvDecode(v);
       } else if (k.startsWith(KEY_PREFIX)) {
-        if (isKeyClock(v)) this.s.keys.set(k.slice(KEY_PREFIX.length), v);
+        if (isKeyClock(v)) {
+          this.s.keys.set(k.slice(KEY_PREFIX.length), v);
+          this.s.lamport = Math.max(this.s.lamport, maxTime(v));
+        }
       } else if (k.startsWith(OUT_PREFIX)) {
         if (isReplicatedWrite(v) && v.origin === this.id) this.s.outLog.push(v);
       }
@@ -223,7 +229,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
   dump(): Map<string, string[]> {
     const out = new Map<string, string[]>();
     for (const [key, clock] of this.s.keys) {
-      const values = liveValues(clock);
+      const values = readView(clock, this.cfg.resolve);
       if (values.length > 0) out.set(key, values);
     }
     return out;
@@ -263,11 +269,11 @@ export class CausalCore implements EngineCore<CausalMessage> {
 
   private serve(req: ClientRequest): void {
     this.s.counters.served++;
-    const clock = this.s.keys.get(req.key) ?? dvvNew<string | null>();
+    const clock = this.s.keys.get(req.key) ?? dvvNew<StoredValue>();
     const ctx = req.options?.context === undefined ? undefined : decodeContext(req.options.context);
     switch (req.op) {
       case "get": {
-        const values = liveValues(clock);
+        const values = readView(clock, this.cfg.resolve);
         const reply: ClientReply = {
           id: req.id,
           ok: true,
@@ -286,11 +292,11 @@ export class CausalCore implements EngineCore<CausalMessage> {
         return;
       }
       case "cas": {
-        // Compare against this node's value: exactly one distinct live value equal to `expected`, or none at all
-        // when `expected` is null. Siblings are not "a value", so a cas on a key with siblings only succeeds when
-        // they all hold the expected value. Not atomic across nodes: two nodes may both swap (casAtomic false),
+        // Compare against what a read here would return: exactly one distinct value equal to `expected`, or none
+        // at all when `expected` is null. Siblings are not "a value", so a cas on a key with siblings only succeeds
+        // when they all hold the expected value. Not atomic across nodes: two nodes may both swap (casAtomic false),
         // and their writes then become siblings.
-        const values = liveValues(clock);
+        const values = readView(clock, this.cfg.resolve);
         const swapped =
           req.expected === null ? values.length === 0 : values.length === 1 && values[0] === req.expected;
         const reply: ClientReply = { id: req.id, ok: true, swapped, meta: this.meta() };
@@ -304,16 +310,19 @@ export class CausalCore implements EngineCore<CausalMessage> {
 
   /**
    * write accepts a client write at this node: a new dot for the key (DVV update) and a new seq in this node's
-   * stream. Without a context the write supersedes everything this node has applied for the key: the write depends
-   * on all of it anyway (its deps are this node's whole applied vector), so that is consistent with causality, and
-   * writes concurrent at other nodes still become siblings. With a context (from a get) it supersedes exactly what
-   * the context covers (Riak semantics). Returns the context to give back to the client: what it superseded plus
-   * its own write.
+   * stream. The write supersedes what its context covers (Riak semantics) AND everything this node holds for the key.
+   * The second part is what keeps the history causal: the node has applied the session's whole causal past (the
+   * session token check) and the write's deps are the node's whole applied vector, so every value here precedes
+   * the write; leaving one as a sibling would let a later read return a value together with a write causally after
+   * it (Bouajjani et al. POPL'17, bad pattern WriteCORead). A context still matters when it covers writes this node
+   * has not applied yet (a client that read elsewhere without a token): they are obsolete on arrival. Writes
+   * concurrent at other nodes become siblings. Returns the context to hand back: what it superseded plus itself.
    */
   private write(key: string, value: string | null, ctx: VersionVector | undefined): string {
-    const before = this.s.keys.get(key) ?? dvvNew<string | null>();
-    const covered = ctx ?? dvvJoin(before);
-    const clock = dvvUpdate(before, covered, this.id, value);
+    const before = this.s.keys.get(key) ?? dvvNew<StoredValue>();
+    const covered = ctx === undefined ? dvvJoin(before) : vvMerge(ctx, dvvJoin(before));
+    this.s.lamport++;
+    const clock = dvvUpdate(before, covered, this.id, { v: value, t: this.s.lamport });
     const seq = vvGet(this.s.applied, this.id) + 1;
     const deps = { ...this.s.applied };
     delete deps[this.id];
@@ -437,6 +446,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
 
   private apply(w: ReplicatedWrite): void {
     this.setKey(w.key, dvvSync(this.s.keys.get(w.key) ?? dvvNew(), w.clock));
+    this.s.lamport = Math.max(this.s.lamport, maxTime(w.clock));
     this.s.applied[w.origin] = w.seq;
     this.s.appliedDirty = true;
     this.s.counters.applied++;
@@ -451,6 +461,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
   private exposeEarly(w: ReplicatedWrite): void {
     if (w.seq <= (this.s.early.get(w.origin) ?? 0)) return;
     this.setKey(w.key, dvvSync(this.s.keys.get(w.key) ?? dvvNew(), w.clock));
+    this.s.lamport = Math.max(this.s.lamport, maxTime(w.clock));
     this.s.early.set(w.origin, w.seq);
   }
 
@@ -498,13 +509,6 @@ export class CausalCore implements EngineCore<CausalMessage> {
   }
 }
 
-/** liveValues lists a key's distinct live values, sorted so every replica answers alike; tombstones are dropped. */
-export function liveValues(clock: KeyClock): string[] {
-  const out = new Set<string>();
-  for (const v of dvvValues(clock)) if (v !== null) out.add(v);
-  return [...out].sort();
-}
-
 /** decodeContext turns a client's opaque causal context back into a version vector. */
 function decodeContext(context: string): VersionVector {
   try {
@@ -512,10 +516,6 @@ function decodeContext(context: string): VersionVector {
   } catch {
     throw new KvError("KV_INVALID_ARGUMENT", "context is not a causal context returned by this engine");
   }
-}
-
-function isKeyClock(v: unknown): v is KeyClock {
-  return isDvvSet(v, (x) => x === null || typeof x === "string");
 }
 
 function asKvError(e: unknown): KvError {

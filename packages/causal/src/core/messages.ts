@@ -1,4 +1,5 @@
-import { type DvvSet, isDvvSet, type NodeId, type VersionVector } from "@consistency-lab/kv";
+import type { NodeId, VersionVector } from "@consistency-lab/kv";
+import { isKeyClock, type KeyClock } from "./key-clock.js";
 
 /**
  * ReplicatedWrite is one write as it travels from its origin to every peer, and as the origin keeps it until every
@@ -18,7 +19,7 @@ export interface ReplicatedWrite {
    * The key's whole DVV set at the origin right after the write (null values are delete tombstones). A replica
    * applies the write by `dvvSync`, which is idempotent and commutative, so a duplicate is harmless.
    */
-  clock: DvvSet<string | null>;
+  clock: KeyClock;
 }
 
 /** WritesMessage carries writes of the sender (their origin), in seq order: new ones and retransmissions. */
@@ -37,7 +38,6 @@ export interface AckMessage {
 export type CausalMessage = WritesMessage | AckMessage;
 
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
-const isValue = (v: unknown) => v === null || typeof v === "string";
 
 function isVector(x: unknown): x is VersionVector {
   if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
@@ -54,7 +54,7 @@ export function isReplicatedWrite(w: unknown): w is ReplicatedWrite {
     x.seq > 0 &&
     isVector(x.deps) &&
     typeof x.key === "string" &&
-    isDvvSet(x.clock, isValue)
+    isKeyClock(x.clock)
   );
 }
 

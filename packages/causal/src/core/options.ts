@@ -1,7 +1,16 @@
 import type { EngineOptions, OptionSpec } from "@consistency-lab/kv";
+import type { Resolve } from "./key-clock.js";
 
 /** CAUSAL_OPTIONS are the causal engine's options (`--option k=v`). */
 export const CAUSAL_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "resolve",
+    type: "string",
+    default: "siblings",
+    choices: ["siblings", "lww"],
+    description:
+      "how reads present concurrent writes: every sibling (nothing is lost; causal, not CCv), or the one with the highest Lamport time and node id (causal convergence; concurrent losers are hidden)",
+  },
   {
     name: "session",
     type: "string",
@@ -40,6 +49,7 @@ export const CAUSAL_OPTIONS: readonly OptionSpec[] = [
 
 /** CausalConfig is the options a core runs with, typed. */
 export interface CausalConfig {
+  resolve: Resolve;
   session: "wait" | "refuse";
   sessionWaitMs: number;
   resendMs: number;
@@ -60,6 +70,7 @@ export function causalConfig(o: EngineOptions, checkDeps = true): CausalConfig {
     return typeof v === "number" && Number.isFinite(v) && v >= min ? v : d;
   };
   return {
+    resolve: o.resolve === "lww" ? "lww" : "siblings",
     session: o.session === "refuse" ? "refuse" : "wait",
     sessionWaitMs: num("sessionWaitMs", 0),
     resendMs: num("resendMs", 1),
