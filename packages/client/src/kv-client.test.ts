@@ -189,7 +189,13 @@ describe("KvClient against awkward clusters", () => {
 
   it("retries a write whose connection dropped at another node with the same seq; without sessions it is unknown", async () => {
     const seen: ClientRequest[] = [];
-    const n2 = await node({ id: "n2", intercept: (req) => (seen.push(req), undefined) });
+    const n2 = await node({
+      id: "n2",
+      intercept: (req) => {
+        seen.push(req);
+        return undefined;
+      },
+    });
     let n1: MemoryNode | undefined;
     n1 = await node({
       id: "n1",
@@ -209,7 +215,13 @@ describe("KvClient against awkward clusters", () => {
     ]);
     expect(events.at(-1)).toMatchObject({ type: "ok", node: "n2" });
 
-    n1 = await node({ id: "n1", intercept: () => (setTimeout(() => void n1!.close(), 5), "drop") });
+    n1 = await node({
+      id: "n1",
+      intercept: () => {
+        setTimeout(() => void n1!.close(), 5);
+        return "drop";
+      },
+    });
     const noSessions = kv({ endpoints: [n1.url, n2.url], sessions: false, record: (e) => events.push(e) });
     expect(await code(noSessions.put("k", "w"))).toBe("KV_TIMEOUT");
     expect(events.at(-1)).toMatchObject({ type: "info", f: "write", error: "KV_TIMEOUT" });

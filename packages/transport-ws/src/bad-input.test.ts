@@ -188,6 +188,21 @@ describe("bad input at the endpoint", () => {
     await stillServes(n);
   });
 
+  it("closes a connection that sends requests but never reads its replies", async () => {
+    const n = await node();
+    const s = await raw(n.url);
+    s.frame(HELLO);
+    s.frame({ t: "req", req: { id: "big", op: "put", key: "big", value: "x".repeat(1024 * 1024) } });
+    await s.next((f) => f.t === "rep");
+    s.ws.pause(); // stop reading: replies pile up on the node's side
+    for (let i = 0; i < 60; i++) s.frame({ t: "req", req: { id: `g${i}`, op: "get", key: "big" } });
+    await waitFor(() => n.transport.stats().refused === 1, 10_000, "slow reader cut off");
+    s.ws.resume();
+    await s.waitClosed();
+    expect(s.frames.filter((f) => f.t === "rep").length).toBeLessThan(61);
+    await stillServes(n);
+  });
+
   it("keeps serving a good client through a flood of 200 connections", async () => {
     const n = await node();
     const flood = await Promise.all([...Array(200).keys()].map(() => raw(n.url)));

@@ -17,6 +17,7 @@ export interface PeerLinkOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   handshakeTimeoutMs: number;
+  heartbeatMs: number;
   logger: Logger;
   /** Called when a message is dropped (queue overflow, socket not writable). */
   onDrop(): void;
@@ -40,6 +41,7 @@ export class PeerLink {
   private queue: (string | Buffer)[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: PeerLinkOptions) {}
 
@@ -118,6 +120,7 @@ export class PeerLink {
         clearTimeout(this.handshakeTimer);
         this.up = true;
         this.attempt = 0;
+        this.startHeartbeat(ws);
         this.o.onState(true);
         this.o.logger.info({ peer: this.o.peer }, "peer link up");
         const q = this.queue;
@@ -134,6 +137,7 @@ export class PeerLink {
     });
     ws.on("close", () => {
       clearTimeout(this.handshakeTimer);
+      clearInterval(this.heartbeat);
       if (this.ws === ws) this.ws = undefined;
       if (this.up) {
         this.up = false;
@@ -142,6 +146,28 @@ export class PeerLink {
       }
       this.scheduleReconnect();
     });
+  }
+
+  private startHeartbeat(ws: WebSocket): void {
+    let alive = true;
+    ws.on("pong", () => {
+      alive = true;
+    });
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (!alive) {
+        this.o.logger.warn({ peer: this.o.peer }, "peer link missed a heartbeat; reconnecting");
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      try {
+        ws.ping();
+      } catch {
+        // Closing: 'close' follows.
+      }
+    }, this.o.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   private scheduleReconnect(): void {
@@ -160,6 +186,7 @@ export class PeerLink {
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeat);
     clearTimeout(this.handshakeTimer);
     this.queue = [];
     if (this.ws) {

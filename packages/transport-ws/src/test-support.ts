@@ -47,7 +47,10 @@ export class RawSocket {
     });
   }
 
-  static open(url: string, options: { maxPayload?: number; ca?: Buffer } = {}): Promise<RawSocket> {
+  static open(
+    url: string,
+    options: { maxPayload?: number; ca?: Buffer; autoPong?: boolean } = {},
+  ): Promise<RawSocket> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
       const raw = new RawSocket(ws);

@@ -136,6 +136,14 @@ export const DEFAULTS = {
   /** Reconnect backoff: min(max, base * 2^attempt), times a uniform factor in [0.5, 1) (equal jitter). */
   backoffBaseMs: 50,
   backoffMaxMs: 2000,
-  /** Bytes buffered in a peer socket beyond which further messages are dropped (the peer is not reading). */
+  /**
+   * Bytes buffered in a socket beyond which the other side counts as not reading: peer links drop further
+   * messages, client connections are closed (replies would otherwise pile up without bound).
+   */
   maxBufferedBytes: 16 * 1024 * 1024,
+  /**
+   * Ping period. A connection that has not answered the previous ping when the next one is due is terminated
+   * (half-open TCP after a host dies or a cable is pulled); a peer link then reconnects.
+   */
+  heartbeatMs: 10_000,
 } as const;

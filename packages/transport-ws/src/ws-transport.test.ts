@@ -240,3 +240,38 @@ describe("WsTransport over TLS", () => {
     },
   );
 });
+
+describe("WsTransport heartbeats", () => {
+  it("cuts a connection that stops answering pings and keeps one that answers", async () => {
+    const n = await node({ id: "n1", heartbeatMs: 40 });
+    const silent = await RawSocket.open(n.url, { autoPong: false });
+    const good = await RawSocket.open(n.url);
+    cleanups.push(() => silent.close());
+    cleanups.push(() => good.close());
+    for (const s of [silent, good])
+      s.frame({ t: "hello", v: WIRE_VERSION, role: "client", token: TOKEN, codec: "json" });
+    await silent.waitClosed();
+    expect(good.closed).toBeUndefined();
+    good.frame({ t: "req", req: { id: "1", op: "get", key: "k" } });
+    expect((await good.next((f) => f.t === "rep")).rep).toMatchObject({ ok: true });
+  });
+
+  it("reconnects a peer link whose peer stops answering pings", async () => {
+    const { WebSocketServer } = await import("ws");
+    let connections = 0;
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, autoPong: false });
+    await new Promise<void>((r) => wss.once("listening", () => r()));
+    cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
+    wss.on("connection", (ws) => {
+      connections++;
+      ws.on("message", () =>
+        ws.send(JSON.stringify({ t: "welcome", v: WIRE_VERSION, id: "b", members: {}, codec: "json" })),
+      );
+    });
+    const port = (wss.address() as { port: number }).port;
+    const a = await node({ id: "a", peers: { b: `ws://127.0.0.1:${port}` }, heartbeatMs: 40, codec: "json" });
+    await waitFor(() => connections >= 3, 10_000, "reconnects after missed heartbeats");
+    for (const c of wss.clients) c.terminate();
+    expect(a.transport.stats().dropped).toBe(0);
+  });
+});

@@ -70,6 +70,8 @@ export interface TransportOptions {
   maxConnections?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Ping period for every connection (default 10 s); one missed pong terminates it. */
+  heartbeatMs?: number;
 }
 
 /** TransportHandlers are how the transport hands validated input to the node. */
@@ -109,6 +111,7 @@ interface Conn {
   codec: Codec;
   inFlight: number;
   timer: NodeJS.Timeout | undefined;
+  alive: boolean;
 }
 
 interface Delayed {
@@ -145,6 +148,7 @@ export class WsTransport {
   private closing = false;
   private counters = { sent: 0, received: 0, dropped: 0, refused: 0, framesIn: 0 };
   private readonly up = new Set<NodeId>();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     options: TransportOptions,
@@ -171,6 +175,7 @@ export class WsTransport {
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
       backoffBaseMs: options.backoffBaseMs ?? DEFAULTS.backoffBaseMs,
       backoffMaxMs: options.backoffMaxMs ?? DEFAULTS.backoffMaxMs,
+      heartbeatMs: options.heartbeatMs ?? DEFAULTS.heartbeatMs,
     };
     delete this.o.peers[this.o.id];
     this.peerIds = Object.keys(this.o.peers).sort();
@@ -229,6 +234,7 @@ export class WsTransport {
         backoffBaseMs: this.o.backoffBaseMs,
         backoffMaxMs: this.o.backoffMaxMs,
         handshakeTimeoutMs: this.o.handshakeTimeoutMs,
+        heartbeatMs: this.o.heartbeatMs,
         logger: this.log,
         onDrop: () => this.counters.dropped++,
         onSent: () => this.counters.sent++,
@@ -237,6 +243,8 @@ export class WsTransport {
       this.links.set(peer, link);
       link.start();
     }
+    this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs);
+    this.heartbeat.unref();
     this.log.info({ id: this.o.id, port: this.port, tls: !!tls }, "transport listening");
     return { port: this.port };
   }
@@ -344,6 +352,7 @@ export class WsTransport {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    clearInterval(this.heartbeat);
     for (const link of this.links.values()) link.close();
     for (const line of this.fifo.values()) clearTimeout(line.timer);
     this.fifo.clear();
@@ -365,6 +374,25 @@ export class WsTransport {
 
   // --- server side -------------------------------------------------------------------------------------------
 
+  /** beat pings every connection past its handshake and cuts those that did not answer the previous ping. */
+  private beat(): void {
+    for (const c of this.conns) {
+      if (c.phase !== "ready") continue;
+      if (!c.alive) {
+        this.log.warn({ conn: c.no, role: c.role, peer: c.peer }, "connection missed a heartbeat");
+        c.phase = "closing";
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      try {
+        c.ws.ping();
+      } catch {
+        // Closing: 'close' follows.
+      }
+    }
+  }
+
   private accept(ws: WebSocket): void {
     if (this.closing || this.conns.size >= this.o.maxConnections) {
       ws.on("error", () => {});
@@ -380,6 +408,7 @@ export class WsTransport {
       codec: "json",
       inFlight: 0,
       timer: undefined,
+      alive: true,
     };
     this.conns.add(conn);
     ws.on("error", (err) => {
@@ -392,6 +421,9 @@ export class WsTransport {
       () => this.refuse(conn, "KV_PROTOCOL", "no hello before the handshake timeout"),
       this.o.handshakeTimeoutMs,
     );
+    ws.on("pong", () => {
+      conn.alive = true;
+    });
     ws.on("close", () => {
       clearTimeout(conn.timer);
       conn.phase = "closing";
@@ -585,6 +617,14 @@ export class WsTransport {
       data = encodeFrame(frame, conn.codec);
     } catch (e) {
       this.log.error({ err: (e as Error).message }, "cannot encode reply");
+      return;
+    }
+    if (conn.ws.bufferedAmount > DEFAULTS.maxBufferedBytes && conn.phase !== "closing") {
+      // The other side is not reading its replies; buffering more would grow memory without bound.
+      this.log.warn({ conn: conn.no, buffered: conn.ws.bufferedAmount }, "connection not reading; closed");
+      this.counters.refused++;
+      conn.phase = "closing";
+      conn.ws.terminate();
       return;
     }
     try {
