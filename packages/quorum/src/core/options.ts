@@ -107,15 +107,19 @@ function int(o: EngineOptions, name: string, fallback: number, min: number): num
 }
 
 /**
- * parseConfig validates options against a cluster of `clusterSize` nodes. A bad combination (r > n) is a
- * configuration mistake and throws TypeError, like every other option error.
+ * parseConfig validates options for a cluster of `clusterSize` nodes. r > n or w > n is a configuration mistake and
+ * throws TypeError, like every other option error. A cluster smaller than n stores every key on every node, and
+ * r and w shrink with n; that keeps R + W > N whenever the options had it.
  */
 export function parseConfig(o: EngineOptions, clusterSize: number): QuorumConfig {
-  const n = Math.min(int(o, "n", 3, 1), clusterSize);
-  const r = int(o, "r", 2, 1);
-  const w = int(o, "w", 2, 1);
-  if (r > n) throw new TypeError(`quorum: r=${r} is larger than n=${n}`);
-  if (w > n) throw new TypeError(`quorum: w=${w} is larger than n=${n}`);
+  const asked = int(o, "n", 3, 1);
+  const r0 = int(o, "r", 2, 1);
+  const w0 = int(o, "w", 2, 1);
+  if (r0 > asked) throw new TypeError(`quorum: r=${r0} is larger than n=${asked}`);
+  if (w0 > asked) throw new TypeError(`quorum: w=${w0} is larger than n=${asked}`);
+  const n = Math.min(asked, clusterSize);
+  const r = Math.min(r0, n);
+  const w = Math.min(w0, n);
   const conflicts = o.conflicts ?? "siblings";
   if (conflicts !== "siblings" && conflicts !== "lww")
     throw new TypeError(`quorum: conflicts must be siblings or lww`);
