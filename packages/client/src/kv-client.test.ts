@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type ClientReply, type ClientRequest, type HistoryEvent, KvError } from "@consistency-lab/kv";
 import { MemoryNode } from "@consistency-lab/transport-ws";
 import { afterEach, describe, expect, it } from "vitest";
@@ -291,4 +295,53 @@ describe("KvClient against awkward clusters", () => {
     await c.close();
     expect(await code(c.get("k"))).toBe("KV_CLOSED");
   });
+});
+
+describe("KvClient over TLS", () => {
+  const hasOpenssl = (() => {
+    try {
+      execFileSync("openssl", ["version"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  // Skipped only where openssl is missing (it makes the self-signed certificate); the reason is in the name.
+  it.runIf(hasOpenssl)(
+    "talks wss:// to a node whose certificate it trusts via tls.ca (needs openssl)",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "clab-client-tls-"));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const cert = join(dir, "cert.pem");
+      const key = join(dir, "key.pem");
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          key,
+          "-out",
+          cert,
+          "-days",
+          "1",
+          "-subj",
+          "/CN=localhost",
+          "-addext",
+          "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        { stdio: "ignore" },
+      );
+      const n = await node({ id: "n1", tls: { cert, key } });
+      expect(n.url.startsWith("wss://")).toBe(true);
+      const c = kv({ endpoints: [n.url], tls: { ca: cert } });
+      await c.put("k", "over tls");
+      expect((await c.get("k")).value).toBe("over tls");
+      const untrusting = kv({ endpoints: [n.url], timeoutMs: 300 });
+      expect(await code(untrusting.get("k"))).toBe("KV_UNAVAILABLE");
+    },
+  );
 });
