@@ -102,6 +102,37 @@ describe("causal (Bouajjani et al. bad patterns)", () => {
     expect(verdict(bad.ops(), "causal").verdict).toBe("violation");
   });
 
+  it("an info write is not program-ordered before its process's later ops", () => {
+    const b = new HistoryBuilder().invoke(1, "write", "x", 1).info(1).op(1, "read", "x", null).op(2, "read", "x", 1).op(2, "write", "y", 1).op(1, "read", "y", null);
+    expect(verdict(b.ops(), "causal").verdict).toBe("ok");
+  });
+
+  it("reads of absent after several deletes: attributed when a source fits, violation when none can", () => {
+    const good = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(1, "delete", "x", null)
+      .op(2, "write", "x", 2)
+      .op(2, "delete", "x", null)
+      .op(3, "read", "x", null)
+      .op(3, "read", "x", 2);
+    const r = verdict(good.ops(), "causal");
+    expect(r.verdict).toBe("ok");
+    expect(r.reason).toContain("attributed");
+    // p3 has seen both deletes overwritten (by x=3, after reading 2 and 1's successors): absent cannot be explained.
+    const bad = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(1, "delete", "x", null)
+      .op(1, "write", "x", 3)
+      .op(2, "delete", "x", null)
+      .op(2, "write", "x", 4)
+      .op(3, "read", "x", 3)
+      .op(3, "read", "x", 4)
+      .op(3, "read", "x", null);
+    const rb = verdict(bad.ops(), "causal");
+    expect(rb.verdict).toBe("violation");
+    expect(rb.examples[0]).toContain("every delete");
+  });
+
   it("answers unknown when written values are not unique", () => {
     const b = new HistoryBuilder().op(1, "write", "x", 1).op(2, "write", "x", 1).op(3, "read", "x", 1);
     const r = verdict(b.ops(), "causal");

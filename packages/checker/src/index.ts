@@ -27,3 +27,4 @@ export { bruteForceLinearizable, bruteForceSequential } from "./testing/brute-fo
 /** Verdict is what `clab check` reports per file and model: `invalid` is a malformed history. */
 export type Verdict = "ok" | "violation" | "unknown" | "invalid";
 export { renderReport, writeReport } from "./report.js";
+export { generateHistory, type GenerateOptions } from "./testing/generate.js";

@@ -31,8 +31,8 @@ export function checkSession(ops: readonly Op[], guarantee: SessionGuarantee): G
   const idx = new WriteIndex(ops);
   if (idx.hasAppend) return unknownResult(guarantee, "session checks support read, write, cas and delete only (the history has appends)");
   // Reads of absent are attributed to whichever delete is most favourable, so only value reads need uniqueness.
-  const amb = idx.ambiguity(ops.filter((op) => observed(op).some((v) => v !== null)));
-  if (amb && !amb.startsWith("a read of absent")) return unknownResult(guarantee, `written values must be unique per key: ${amb}`);
+  const amb = idx.ambiguity(ops, true);
+  if (amb) return unknownResult(guarantee, `written values must be unique per key: ${amb}`);
   const found = new Findings();
   const sorted = [...ops].sort((a, b) => a.call - b.call);
 

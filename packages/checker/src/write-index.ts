@@ -43,9 +43,10 @@ export class WriteIndex {
    * ambiguity names the first observation (a read value, or a cas expected value) that cannot be attributed to
    * one write because several writes wrote it — then write-identity checks must answer `unknown`.
    */
-  ambiguity(ops: readonly Op[]): string | undefined {
+  ambiguity(ops: readonly Op[], ignoreAbsent = false): string | undefined {
     for (const op of ops) {
       for (const vk of observed(op)) {
+        if (vk === null && ignoreAbsent) continue;
         const ws = this.writersOf(op.key, vk);
         if (vk === null ? ws.length > 0 : ws.length > 1) {
           return vk === null
