@@ -52,14 +52,21 @@ export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}
       }
       for (const clients of clientsGrid) {
         const stores = Array.from({ length: clients }, (_, i) =>
-          makeClient(cluster, cluster.endpoints, { timeoutMs: 5000 + 10 * delayMs, process: i }),
+          // A fresh session id per phase: a reused clientId restarting at seq 1 looks like an old retry to Raft's
+          // session table (Raft thesis §6.3) and is never answered.
+          makeClient(cluster, cluster.endpoints, {
+            timeoutMs: 5000 + 10 * delayMs,
+            process: i,
+            clientId: `raft-latency-${process.pid}-d${delayMs}-c${clients}-${i}`,
+          }),
         );
         try {
           // Warm up: connect, find the leader, and write the keys the gets will read.
-          await Promise.all(stores.map((s, i) => retry(() => s.put(`k${i}`, "warm"))));
+          await Promise.all(stores.map((s, i) => retry(() => s.put(`k${i}`, "warm"), `warm-up put (${clients} clients, ${delayMs} ms)`)));
           for (const op of ops) {
             const r = await runLoad({ clients: stores, op, durationMs, keys: Math.max(clients, 16), valueBytes, tag: `d${delayMs}c${clients}${op}` });
             const s = summarize(r.latencies);
+            process.stderr.write(`raft-latency: ${op} ${clients} clients ${delayMs} ms: ${r.ok} ok, ${r.errors} errors, ${r.timeouts} timeouts\n`);
             rows.push({
               scenario: "raft-latency",
               engine: "raft",
@@ -97,11 +104,12 @@ async function waitForLeader(c: KvClient, maxMs = 20_000): Promise<void> {
   throw new Error("no Raft leader within 20 s");
 }
 
-async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+async function retry<T>(fn: () => Promise<T>, what: string, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (e) {
+      process.stderr.write(`raft-latency: ${what} failed (${(e as { code?: string }).code ?? e}), attempt ${i}/${attempts}\n`);
       if (i >= attempts) throw e;
     }
   }
