@@ -142,6 +142,16 @@ describe("fault injection on live links", () => {
     expect(b.peerMessages.length).toBe(20);
   });
 
+  it("keeps FIFO order when the delay is lowered while messages are held back", async () => {
+    const [a, b] = await trio();
+    a.transport.setFaults({ type: "delay", to: "b", ms: 300 });
+    for (let i = 0; i < 5; i++) a.transport.send("b", i);
+    a.transport.setFaults({ type: "delay", to: "b", ms: 0 });
+    for (let i = 5; i < 10; i++) a.transport.send("b", i);
+    await waitFor(() => b.peerMessages.length === 10);
+    expect(b.peerMessages.map((m) => m.message)).toEqual([...Array(10).keys()]);
+  });
+
   it("jitter delivers every message, possibly reordered", async () => {
     const [a, b] = await trio();
     a.transport.setFaults({ type: "delay", to: "b", ms: 1, jitterMs: 20, dist: "exponential" });

@@ -286,7 +286,10 @@ export class WsTransport {
       this.log.error({ to, bytes: frame.length }, "peer message larger than maxPayload dropped");
       return;
     }
-    if (f.delayMs === 0 && f.jitterMs === 0) {
+    const pending = this.fifo.get(to);
+    // With messages still held back by an earlier delay, a new one waits behind them: lowering the delay must
+    // not reorder the link.
+    if (f.delayMs === 0 && f.jitterMs === 0 && !(pending && pending.q.length > 0)) {
       link.send(frame);
       return;
     }
