@@ -263,7 +263,8 @@ export class KvClient implements KvStore {
         this.recordOk(op, f, fields, argValue, reply, conn.nodeId);
         return reply;
       }
-      if (reply.error === undefined) return giveUp(new KvError("KV_PROTOCOL", "reply has neither ok nor error"));
+      if (reply.error === undefined)
+        return giveUp(new KvError("KV_PROTOCOL", "reply has neither ok nor error"));
       const err = KvError.from(reply.error);
       if (isWrite && !isDefinite(err.code)) maybeApplied = true;
       if (!RETRYABLE.has(err.code) || (isWrite && maybeApplied && !this.sessions)) giveUp(err);
