@@ -21,7 +21,6 @@ export function raftSupports(options: EngineOptions): Supports {
   if (o.read === "stale") {
     return {
       ...base,
-      monotonicWrites: true,
       notes: [
         "read=stale: reads are served from the local replica's applied state with no recency check, so they may " +
           "return old values (not linearizable, not read-your-writes); writes and cas stay linearizable through the log.",
@@ -42,7 +41,6 @@ export function raftSupports(options: EngineOptions): Supports {
     // (skew faults jump clocks by up to a second; a paused leader handles queued reads before its next tick).
     return {
       ...base,
-      monotonicWrites: true,
       notes: [
         `read=lease: a leader answers reads without a round trip while its lease lasts, ${o.electionTimeoutMs - o.clockDriftMs} ms ` +
           `(electionTimeoutMs ${o.electionTimeoutMs} minus clockDriftMs ${o.clockDriftMs}) from the send time of a heartbeat a ` +

@@ -138,6 +138,8 @@ export function parseRaftOptions(raw: EngineOptions | Partial<RaftOptions> = {})
     throw new TypeError("raft options need 0 < tickMs <= heartbeatMs < electionTimeoutMs");
   }
   if (o.clockDriftMs >= o.electionTimeoutMs) throw new TypeError("raft option clockDriftMs must be below electionTimeoutMs");
+  // broken=stale-read is etcd's lease-based reads without CheckQuorum: the leader never doubts itself.
+  if (o.broken === "stale-read") o.checkQuorum = false;
   o.maxInflightMsgs = Math.max(1, Math.floor(o.maxInflightMsgs));
   o.maxMsgEntries = Math.max(1, Math.floor(o.maxMsgEntries));
   return o;

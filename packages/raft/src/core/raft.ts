@@ -235,9 +235,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
     const persist: PersistOp[] = [];
     if (this.hsDirty) {
-      // broken=no-persist-vote: the vote is kept in memory only, so a restart can vote twice in one term.
-      const hs: HardState = { term: this.term, vote: this.opts.broken === "no-persist-vote" ? null : this.vote };
-      persist.push({ type: "put", key: RECORD_HARD_STATE, value: hs });
+      // broken=no-persist-vote: the hard state (vote, and the term it belongs to) lives in memory only, so a
+      // restarted node can vote twice in one term and a restarted cluster reuses terms.
+      if (this.opts.broken !== "no-persist-vote") {
+        const hs: HardState = { term: this.term, vote: this.vote };
+        persist.push({ type: "put", key: RECORD_HARD_STATE, value: hs });
+      }
       this.hsDirty = false;
     }
     persist.push(...this.persistExtra);
@@ -383,6 +386,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.transferAdminId = null;
     // Any conf entry not yet applied may still be in the log: no new change until it is (thesis §4.1).
     this.pendingConfIndex = this.log.lastIndex();
+    if (this.opts.broken === "figure8") {
+      // broken=figure8: a leader that commits earlier terms' entries by counting replicas sees no need for the
+      // no-op, and trusts its commit index at once.
+      this.committedInTerm = true;
+      return;
+    }
     // Raft §8: a leader commits a no-op of its term before it knows the commit index (and serves reads).
     this.appendEntry({ kind: "noop" });
   }
