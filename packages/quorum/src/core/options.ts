@@ -35,6 +35,14 @@ export const QUORUM_OPTIONS: readonly OptionSpec[] = [
     description: "siblings with dotted version vectors, or last-write-wins on hybrid logical clock stamps",
   },
   {
+    name: "blindWrites",
+    type: "string",
+    default: "supersede",
+    choices: ["supersede", "sibling"],
+    description:
+      "a put without a context: supersede what the coordinating replica holds, or add a sibling (Riak's blind write)",
+  },
+  {
     name: "maxSiblings",
     type: "number",
     default: 16,
@@ -88,6 +96,7 @@ export interface QuorumConfig {
   w: number;
   sloppy: boolean;
   conflicts: "siblings" | "lww";
+  blindWrites: "supersede" | "sibling";
   maxSiblings: number;
   readRepair: "background" | "blocking" | "off";
   antiEntropyMs: number;
@@ -123,6 +132,10 @@ export function parseConfig(o: EngineOptions, clusterSize: number): QuorumConfig
   const conflicts = o.conflicts ?? "siblings";
   if (conflicts !== "siblings" && conflicts !== "lww")
     throw new TypeError(`quorum: conflicts must be siblings or lww`);
+  const blindWrites = o.blindWrites ?? "supersede";
+  if (blindWrites !== "supersede" && blindWrites !== "sibling") {
+    throw new TypeError("quorum: blindWrites must be supersede or sibling");
+  }
   const readRepair = o.readRepair ?? "background";
   if (readRepair !== "background" && readRepair !== "blocking" && readRepair !== "off") {
     throw new TypeError(`quorum: readRepair must be background, blocking or off`);
@@ -133,6 +146,7 @@ export function parseConfig(o: EngineOptions, clusterSize: number): QuorumConfig
     w,
     sloppy: o.sloppy === true,
     conflicts,
+    blindWrites,
     maxSiblings: int(o, "maxSiblings", 16, 1),
     readRepair,
     antiEntropyMs: int(o, "antiEntropyMs", 500, 0),

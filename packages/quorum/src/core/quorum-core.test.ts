@@ -228,8 +228,24 @@ describe("quorum core: siblings and context", () => {
     expect(net.reply(g2)).toMatchObject({ value: "ab" });
   });
 
+  it("a put without a context supersedes what the coordinator holds, or with blindWrites=sibling adds a sibling", () => {
+    for (const [blindWrites, expected] of [
+      ["supersede", { value: "b" }],
+      ["sibling", { values: ["b", "a"] }], // newest first for one coordinator
+    ] as const) {
+      const net = new Net(three, { blindWrites });
+      net.request("n1", { op: "put", key: "k", value: "a", options: { w: 3 } });
+      net.flush();
+      net.request("n1", { op: "put", key: "k", value: "b", options: { w: 3 } });
+      net.flush();
+      const g = net.request("n2", { op: "get", key: "k" });
+      net.flush();
+      expect(net.reply(g)).toMatchObject(expected);
+    }
+  });
+
   it("refuses a write past maxSiblings with KV_TOO_MANY_SIBLINGS and stores nothing", () => {
-    const net = new Net(three, { maxSiblings: 2 });
+    const net = new Net(three, { maxSiblings: 2, blindWrites: "sibling" });
     net.request("n1", { op: "put", key: "k", value: "a", options: { w: 3 } });
     net.flush();
     net.request("n1", { op: "put", key: "k", value: "b", options: { w: 3 } });

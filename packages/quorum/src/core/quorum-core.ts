@@ -277,7 +277,15 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
             : this.hints.get(self.hintFor, req.key);
       const base = mergeStates(own, read) ?? emptySiblings();
       if (base.t !== "s") throw new KvError("KV_STORAGE", "stored state is not a siblings state");
-      let context: VersionVector = ctx?.t === "s" ? ctx.vv : {};
+      // A put without a context either supersedes what this replica holds (so clients that do not carry contexts,
+      // like a CLI, do not pile up siblings) or, as in Riak, supersedes nothing. Either way a write only ever
+      // supersedes values some replica had stored before it, never ones it could not have seen.
+      let context: VersionVector =
+        ctx?.t === "s"
+          ? ctx.vv
+          : this.config.blindWrites === "supersede" && own?.t === "s"
+            ? dvvJoin(own.set)
+            : {};
       if (read?.t === "s") context = maxVv(context, dvvJoin(read.set));
       const actor = self !== undefined && self.hintFor === undefined ? this.id : `${this.id}~${++this.seq}`;
       if (actor !== this.id) this.persistMeta();
