@@ -96,6 +96,23 @@ describe("KvClient", () => {
     });
   });
 
+  it("records sibling reads as values and passes the causal context through", async () => {
+    const n = await node({
+      id: "n1",
+      intercept: (req) =>
+        req.op === "get"
+          ? { id: req.id, ok: true, value: null, values: ["a", "b"], context: "ctx-1", meta: { node: "n1" } }
+          : { id: req.id, ok: true, context: "ctx-2", meta: { node: "n1" } },
+    });
+    const events: HistoryEvent[] = [];
+    const c = kv({ endpoints: [n.url], record: (e) => events.push(e) });
+    const g = await c.get("k");
+    expect(g).toMatchObject({ value: null, values: ["a", "b"], context: "ctx-1" });
+    expect((await c.put("k", "c", { context: g.context! })).context).toBe("ctx-2");
+    expect(events[1]).toMatchObject({ type: "ok", f: "read", key: "k", values: ["a", "b"] });
+    expect(events[1]!.value).toBeUndefined();
+  });
+
   it("runs concurrent calls one at a time, in call order", async () => {
     const n = await node({ id: "n1" });
     const events: HistoryEvent[] = [];

@@ -147,6 +147,22 @@ describe("WsTransport peer links", () => {
     expect(b.peerMessages.map((m) => m.message)).toEqual([7, 8, 9]);
   });
 
+  it("adds and removes peers at runtime (membership change)", async () => {
+    const b = await node({ id: "b" });
+    const a = await node({ id: "a" });
+    a.transport.send("b", "before");
+    a.transport.addPeer("b", b.url);
+    expect(a.transport.members()).toMatchObject({ a: a.url, b: b.url });
+    a.transport.send("b", "after add");
+    await waitFor(() => b.peerMessages.length === 1);
+    expect(b.peerMessages[0]).toEqual({ from: "a", message: "after add" });
+    a.transport.removePeer("b");
+    a.transport.send("b", "after remove");
+    expect(a.transport.stats().dropped).toBe(2);
+    expect(a.transport.faults().links).toEqual({});
+    expect(() => a.transport.addPeer("a", b.url)).toThrow(TypeError);
+  });
+
   it("drops messages to unknown peers and after close without throwing", async () => {
     const a = await node({ id: "a" });
     a.transport.send("nobody", "x");

@@ -132,7 +132,8 @@ export class WsTransport {
   private readonly o: Required<Omit<TransportOptions, "tls" | "advertise">> &
     Pick<TransportOptions, "tls" | "advertise">;
   private readonly log: Logger;
-  private readonly peerIds: NodeId[];
+  private peerIds: NodeId[];
+  private ca: Buffer | undefined;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly conns = new Set<Conn>();
   private readonly fifo = new Map<
@@ -221,32 +222,66 @@ export class WsTransport {
     });
     this.port = (server.address() as AddressInfo).port;
     const ca = tls?.ca ? readFileSync(tls.ca) : undefined;
-    for (const peer of this.peerIds) {
-      const link = new PeerLink({
-        self: this.o.id,
-        peer,
-        url: this.o.peers[peer]!,
-        token: this.o.token,
-        codec: this.o.codec,
-        maxPayload: this.o.maxPayload,
-        queueLimit: this.o.sendQueueLimit,
-        ...(ca ? { ca } : {}),
-        backoffBaseMs: this.o.backoffBaseMs,
-        backoffMaxMs: this.o.backoffMaxMs,
-        handshakeTimeoutMs: this.o.handshakeTimeoutMs,
-        heartbeatMs: this.o.heartbeatMs,
-        logger: this.log,
-        onDrop: () => this.counters.dropped++,
-        onSent: () => this.counters.sent++,
-        onState: (isUp) => (isUp ? this.up.add(peer) : this.up.delete(peer)),
-      });
-      this.links.set(peer, link);
-      link.start();
-    }
+    this.ca = ca;
+    for (const peer of this.peerIds) this.dial(peer);
     this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs);
     this.heartbeat.unref();
     this.log.info({ id: this.o.id, port: this.port, tls: !!tls }, "transport listening");
     return { port: this.port };
+  }
+
+  private dial(peer: NodeId): void {
+    const link = new PeerLink({
+      self: this.o.id,
+      peer,
+      url: this.o.peers[peer]!,
+      token: this.o.token,
+      codec: this.o.codec,
+      maxPayload: this.o.maxPayload,
+      queueLimit: this.o.sendQueueLimit,
+      ...(this.ca ? { ca: this.ca } : {}),
+      backoffBaseMs: this.o.backoffBaseMs,
+      backoffMaxMs: this.o.backoffMaxMs,
+      handshakeTimeoutMs: this.o.handshakeTimeoutMs,
+      heartbeatMs: this.o.heartbeatMs,
+      logger: this.log,
+      onDrop: () => this.counters.dropped++,
+      onSent: () => this.counters.sent++,
+      onState: (isUp) => (isUp ? this.up.add(peer) : this.up.delete(peer)),
+    });
+    this.links.set(peer, link);
+    link.start();
+  }
+
+  /**
+   * addPeer starts a link to a new member (membership change, Raft §6) or moves an existing one to a new URL.
+   * Its faults start healthy. Before `start()` the peer is simply added to the configuration.
+   */
+  addPeer(id: NodeId, url: string): void {
+    if (typeof id !== "string" || id.length === 0 || id === this.o.id)
+      throw new TypeError(`cannot add peer ${id}`);
+    if (typeof url !== "string" || !/^wss?:\/\//.test(url))
+      throw new TypeError(`peer url must be ws:// or wss://`);
+    if (this.closing) return;
+    this.links.get(id)?.close();
+    this.links.delete(id);
+    this.up.delete(id);
+    this.o.peers[id] = url;
+    this.peerIds = Object.keys(this.o.peers).sort();
+    this.fault.links[id] ??= { ...NO_FAULTS };
+    if (this.server) this.dial(id);
+  }
+
+  /** removePeer stops the link to a member that left; messages to it are dropped from then on. */
+  removePeer(id: NodeId): void {
+    this.links.get(id)?.close();
+    this.links.delete(id);
+    this.up.delete(id);
+    clearTimeout(this.fifo.get(id)?.timer);
+    this.fifo.delete(id);
+    delete this.o.peers[id];
+    delete this.fault.links[id];
+    this.peerIds = Object.keys(this.o.peers).sort();
   }
 
   /** members maps every member id to the URL a client can reach it at (sent in the welcome). */
