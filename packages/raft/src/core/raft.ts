@@ -137,7 +137,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.heartbeatTicks = Math.max(1, Math.floor(this.opts.heartbeatMs / this.opts.tickMs));
     const voters = numberOfVoters(init.options) > 0 ? init.peers.slice(0, numberOfVoters(init.options)) : [...init.peers];
     this.membership = { voters, learners: [] };
-    this.voteGuardUntil = init.now + this.opts.electionTimeoutMs;
+    // Only a node that has run before can have acknowledged a leader's lease (acknowledging needs a term on
+    // disk); a first boot has nothing to honour.
+    this.voteGuardUntil = init.records.size > 0 ? init.now + this.opts.electionTimeoutMs : Number.NEGATIVE_INFINITY;
     this.log.allowCommittedOverwrite = this.opts.broken !== "none";
     this.restore(init.records);
     this.resetRandomizedElectionTimeout();
