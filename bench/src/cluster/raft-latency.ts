@@ -48,7 +48,11 @@ export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}
     await waitForLeader(admin);
     for (const delayMs of delays) {
       for (const ep of cluster.endpoints) {
-        await admin.fault(ep, delayMs > 0 ? { type: "delay", ms: delayMs } : { type: "heal" }, cluster.adminToken);
+        await admin.fault(
+          ep,
+          delayMs > 0 ? { type: "delay", ms: delayMs } : { type: "heal" },
+          cluster.adminToken,
+        );
       }
       for (const clients of clientsGrid) {
         const stores = Array.from({ length: clients }, (_, i) =>
@@ -62,11 +66,24 @@ export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}
         );
         try {
           // Warm up: connect, find the leader, and write the keys the gets will read.
-          await Promise.all(stores.map((s, i) => retry(() => s.put(`k${i}`, "warm"), `warm-up put (${clients} clients, ${delayMs} ms)`)));
+          await Promise.all(
+            stores.map((s, i) =>
+              retry(() => s.put(`k${i}`, "warm"), `warm-up put (${clients} clients, ${delayMs} ms)`),
+            ),
+          );
           for (const op of ops) {
-            const r = await runLoad({ clients: stores, op, durationMs, keys: Math.max(clients, 16), valueBytes, tag: `d${delayMs}c${clients}${op}` });
+            const r = await runLoad({
+              clients: stores,
+              op,
+              durationMs,
+              keys: Math.max(clients, 16),
+              valueBytes,
+              tag: `d${delayMs}c${clients}${op}`,
+            });
             const s = summarize(r.latencies);
-            process.stderr.write(`raft-latency: ${op} ${clients} clients ${delayMs} ms: ${r.ok} ok, ${r.errors} errors, ${r.timeouts} timeouts\n`);
+            process.stderr.write(
+              `raft-latency: ${op} ${clients} clients ${delayMs} ms: ${r.ok} ok, ${r.errors} errors, ${r.timeouts} timeouts\n`,
+            );
             rows.push({
               scenario: "raft-latency",
               engine: "raft",
@@ -109,7 +126,9 @@ async function retry<T>(fn: () => Promise<T>, what: string, attempts = 5): Promi
     try {
       return await fn();
     } catch (e) {
-      process.stderr.write(`raft-latency: ${what} failed (${(e as { code?: string }).code ?? e}), attempt ${i}/${attempts}\n`);
+      process.stderr.write(
+        `raft-latency: ${what} failed (${(e as { code?: string }).code ?? e}), attempt ${i}/${attempts}\n`,
+      );
       if (i >= attempts) throw e;
     }
   }
@@ -117,11 +136,28 @@ async function retry<T>(fn: () => Promise<T>, what: string, attempts = 5): Promi
 
 /** formatRows renders the rows as a fixed-width table. */
 export function formatRows(rows: RaftLatencyRow[]): string {
-  const head = ["op", "clients", "delay ms", "ops/s", "p50 ms", "p99 ms", "max ms", "ok", "errors", "timeouts"];
-  const body = rows.map((r) => [r.op, r.clients, r.delayMs, r.opsPerSec, r.p50Ms, r.p99Ms, r.maxMs, r.ops, r.errors, r.timeouts].map(String));
+  const head = [
+    "op",
+    "clients",
+    "delay ms",
+    "ops/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "ok",
+    "errors",
+    "timeouts",
+  ];
+  const body = rows.map((r) =>
+    [r.op, r.clients, r.delayMs, r.opsPerSec, r.p50Ms, r.p99Ms, r.maxMs, r.ops, r.errors, r.timeouts].map(
+      String,
+    ),
+  );
   const all = [head, ...body];
   const w = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
-  return all.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  ")).join("\n");
+  return all
+    .map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join("  "))
+    .join("\n");
 }
 
 // `node bench/dist/cluster/raft-latency.js [--duration-ms N] [--json]` after `pnpm build`.
@@ -133,5 +169,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const cli = fileURLToPath(new URL("../../../apps/cli/dist/main.js", import.meta.url));
   const durationMs = Number(arg("--duration-ms") ?? 3000);
   const rows = await raftLatency({ command: process.execPath, args: [cli] }, { durationMs });
-  process.stdout.write(process.argv.includes("--json") ? `${JSON.stringify(rows, null, 2)}\n` : `${formatRows(rows)}\n`);
+  process.stdout.write(
+    process.argv.includes("--json") ? `${JSON.stringify(rows, null, 2)}\n` : `${formatRows(rows)}\n`,
+  );
 }

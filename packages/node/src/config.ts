@@ -10,7 +10,8 @@ export function parseHostPort(s: string, defaultHost = "127.0.0.1"): { host: str
   if (!m) throw new TypeError(`expected HOST:PORT, got ${JSON.stringify(s)}`);
   const host = m[1] ?? (m[2] || defaultHost);
   const port = Number(m[3]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`port out of range in ${JSON.stringify(s)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new TypeError(`port out of range in ${JSON.stringify(s)}`);
   return { host, port };
 }
 
@@ -22,7 +23,8 @@ export function parseEndpoint(s: string): string {
   } catch {
     throw new TypeError(`not a URL: ${JSON.stringify(s)} (expected ws://host:port)`);
   }
-  if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new TypeError(`expected a ws:// or wss:// URL, got ${JSON.stringify(s)}`);
+  if (u.protocol !== "ws:" && u.protocol !== "wss:")
+    throw new TypeError(`expected a ws:// or wss:// URL, got ${JSON.stringify(s)}`);
   if (!u.port && !u.hostname) throw new TypeError(`missing host in ${JSON.stringify(s)}`);
   return s.trim().replace(/\/+$/, "");
 }
@@ -41,7 +43,10 @@ export function parseEndpoints(s: string): string[] {
 /** parsePeers reads "n2=ws://h:p,n3=ws://h:p" into a map. An empty string is no peers. */
 export function parsePeers(s: string): Record<NodeId, string> {
   const out: Record<NodeId, string> = {};
-  for (const part of s.split(",").map((x) => x.trim()).filter(Boolean)) {
+  for (const part of s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const i = part.indexOf("=");
     if (i <= 0) throw new TypeError(`--peers expects ID=ws://host:port, got ${JSON.stringify(part)}`);
     const id = part.slice(0, i);

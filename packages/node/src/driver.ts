@@ -4,11 +4,11 @@ import {
   type ClientRequest,
   type EngineCore,
   type Envelope,
+  errorReply,
   KvError,
   type NodeId,
   type PersistOp,
   type Ready,
-  errorReply,
 } from "@consistency-lab/kv";
 import type { LoggerLike } from "./node-transport.js";
 
@@ -90,7 +90,9 @@ export class Driver {
       this.core.request({ ...req, id });
     } catch (e) {
       this.log.error({ err: errorInfo(e), op: req.op }, "core threw on a client request");
-      this.answer(errorReply(id, new KvError("KV_INVALID_ARGUMENT", `request refused: ${errorInfo(e).message}`)));
+      this.answer(
+        errorReply(id, new KvError("KV_INVALID_ARGUMENT", `request refused: ${errorInfo(e).message}`)),
+      );
     }
     this.schedule();
   }
@@ -99,14 +101,20 @@ export class Driver {
   adminCommand(cmd: AdminCommand, reply: ReplyFn): void {
     if (this.refuse(cmd.id, reply)) return;
     if (typeof this.core.admin !== "function") {
-      reply(errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", "this engine has no admin commands"), { node: this.core.id }));
+      reply(
+        errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", "this engine has no admin commands"), {
+          node: this.core.id,
+        }),
+      );
       return;
     }
     const id = this.track(cmd.id, reply, true);
     try {
       this.core.admin({ ...cmd, id });
     } catch (e) {
-      this.answer(errorReply(id, new KvError("KV_INVALID_ARGUMENT", `admin command refused: ${errorInfo(e).message}`)));
+      this.answer(
+        errorReply(id, new KvError("KV_INVALID_ARGUMENT", `admin command refused: ${errorInfo(e).message}`)),
+      );
     }
     this.schedule();
   }
@@ -146,7 +154,9 @@ export class Driver {
     }
     if (this.waiting.size >= this.maxPending) {
       this.counters.opsFailed++;
-      reply(errorReply(id, new KvError("KV_OVERLOADED", `more than ${this.maxPending} requests waiting`), meta));
+      reply(
+        errorReply(id, new KvError("KV_OVERLOADED", `more than ${this.maxPending} requests waiting`), meta),
+      );
       return true;
     }
     return false;
@@ -254,7 +264,12 @@ export class Driver {
 }
 
 function isEmpty(rd: Ready<unknown>): boolean {
-  return rd.persist.length === 0 && rd.send.length === 0 && rd.replies.length === 0 && !(rd.sendEarly && rd.sendEarly.length > 0);
+  return (
+    rd.persist.length === 0 &&
+    rd.send.length === 0 &&
+    rd.replies.length === 0 &&
+    !(rd.sendEarly && rd.sendEarly.length > 0)
+  );
 }
 
 /** errorInfo turns anything thrown into loggable plain data. */

@@ -25,7 +25,10 @@ export class FakeNetwork {
         const copy = JSON.parse(JSON.stringify(message)) as unknown;
         setImmediate(() => net.handlers.get(to)?.onPeerMessage(settings.id, copy));
       },
-      stats: () => ({ fake: true, peersConnected: [...net.handlers.keys()].filter((k) => k !== settings.id) }),
+      stats: () => ({
+        fake: true,
+        peersConnected: [...net.handlers.keys()].filter((k) => k !== settings.id),
+      }),
       async close() {
         net.handlers.delete(settings.id);
       },

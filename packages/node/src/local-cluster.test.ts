@@ -34,7 +34,13 @@ describe("startLocalCluster with Raft over loopback WebSockets", () => {
     const c = await startLocalCluster({ engine: raftEngine, nodes: 3, dataDir: dir, logger: silent });
     cleanup.push(() => c.stop());
     const events: HistoryEvent[] = [];
-    const client = new KvClient({ endpoints: c.endpoints, token: c.token, timeoutMs: 8000, record: (e) => events.push(e), process: 1 });
+    const client = new KvClient({
+      endpoints: c.endpoints,
+      token: c.token,
+      timeoutMs: 8000,
+      record: (e) => events.push(e),
+      process: 1,
+    });
     cleanup.push(() => client.close());
 
     await client.put("x", "1");

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { EngineDefinition, NodeId, OptionValue } from "@consistency-lab/kv";
-import type { pino } from "pino";
 import { MemoryStorage } from "@consistency-lab/storage";
+import type { pino } from "pino";
 import { Node, type NodeConfig } from "./node.js";
 import type { LoggerLike, TransportFactory } from "./node-transport.js";
 import { freePorts } from "./ports.js";
@@ -47,7 +47,8 @@ export interface LocalCluster {
  * per node.
  */
 export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
-  if (!Number.isInteger(opts.nodes) || opts.nodes < 1) throw new TypeError("startLocalCluster: nodes must be >= 1");
+  if (!Number.isInteger(opts.nodes) || opts.nodes < 1)
+    throw new TypeError("startLocalCluster: nodes must be >= 1");
   const host = opts.host ?? "127.0.0.1";
   const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`);
   const ports =
@@ -67,18 +68,18 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const config = (i: number): NodeConfig => {
     const id = ids[i]!;
     return {
-          engine: opts.engine,
-          ...(opts.options ? { options: opts.options } : {}),
-          id,
-          listen: { host, port: ports[i]! },
-          peers: members,
-          dataDir: opts.dataDir ? join(opts.dataDir, id) : null,
-          token,
-          adminToken,
-          ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
-          ...(opts.logger ? { logger: opts.logger } : {}),
-          ...(opts.transport ? { transport: opts.transport } : {}),
-          ...(opts.dataDir ? {} : { storage: new MemoryStorage(backings[i]) }),
+      engine: opts.engine,
+      ...(opts.options ? { options: opts.options } : {}),
+      id,
+      listen: { host, port: ports[i]! },
+      peers: members,
+      dataDir: opts.dataDir ? join(opts.dataDir, id) : null,
+      token,
+      adminToken,
+      ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.transport ? { transport: opts.transport } : {}),
+      ...(opts.dataDir ? {} : { storage: new MemoryStorage(backings[i]) }),
     };
   };
   try {

@@ -7,7 +7,11 @@ import { pino } from "pino";
  */
 export function createLogger(bindings: Record<string, unknown> = {}, level?: string): pino.Logger {
   return pino(
-    { name: "clab", level: level ?? process.env.CLAB_LOG_LEVEL ?? "info", base: { pid: process.pid, ...bindings } },
+    {
+      name: "clab",
+      level: level ?? process.env.CLAB_LOG_LEVEL ?? "info",
+      base: { pid: process.pid, ...bindings },
+    },
     pino.destination({ fd: 2, sync: true }),
   );
 }

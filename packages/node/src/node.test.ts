@@ -6,11 +6,11 @@ import {
   type EngineCore,
   type EngineDefinition,
   type EngineInit,
+  memoryEngine,
+  NOTHING,
   type NodeStatus,
   type PersistOp,
   type Ready,
-  memoryEngine,
-  NOTHING,
 } from "@consistency-lab/kv";
 import { MemoryStorage, type Storage } from "@consistency-lab/storage";
 import { afterEach, describe, expect, it } from "vitest";
@@ -84,8 +84,12 @@ describe("Node with the memory engine", () => {
     await start(net);
     expect(await net.request("n1", { op: "put", key: "k", value: "v1" })).toMatchObject({ ok: true });
     expect(await net.request("n1", { op: "get", key: "k" })).toMatchObject({ ok: true, value: "v1" });
-    expect(await net.request("n1", { op: "cas", key: "k", expected: "nope", value: "x" })).toMatchObject({ swapped: false });
-    expect(await net.request("n1", { op: "cas", key: "k", expected: "v1", value: "v2" })).toMatchObject({ swapped: true });
+    expect(await net.request("n1", { op: "cas", key: "k", expected: "nope", value: "x" })).toMatchObject({
+      swapped: false,
+    });
+    expect(await net.request("n1", { op: "cas", key: "k", expected: "v1", value: "v2" })).toMatchObject({
+      swapped: true,
+    });
     expect(await net.request("n1", { op: "delete", key: "k" })).toMatchObject({ ok: true });
     expect(await net.request("n1", { op: "get", key: "k" })).toMatchObject({ ok: true, value: null });
   });
@@ -125,7 +129,9 @@ describe("Node with the memory engine", () => {
     const order: string[] = [];
     const p1 = net.request("n1", { op: "put", key: "k", value: "1" }).then(() => order.push("1"));
     await turns(3);
-    const rest = ["2", "3", "4"].map((v) => net.request("n1", { op: "put", key: "k", value: v }).then(() => order.push(v)));
+    const rest = ["2", "3", "4"].map((v) =>
+      net.request("n1", { op: "put", key: "k", value: v }).then(() => order.push(v)),
+    );
     await turns(5);
     // Only the first batch is in flight while it is held.
     expect(storage.maxInFlight).toBe(1);
@@ -135,7 +141,10 @@ describe("Node with the memory engine", () => {
     expect(storage.maxInFlight).toBe(1);
     expect(order).toEqual(["1", "2", "3", "4"]);
     // The three writes that arrived while the first was persisting share one batch (group commit).
-    expect(storage.applied.map((b) => b.map((op) => (op.type === "put" ? op.value : null)))).toEqual([["1"], ["2", "3", "4"]]);
+    expect(storage.applied.map((b) => b.map((op) => (op.type === "put" ? op.value : null)))).toEqual([
+      ["1"],
+      ["2", "3", "4"],
+    ]);
     expect(await net.request("n1", { op: "get", key: "k" })).toMatchObject({ value: "4" });
   });
 
@@ -150,7 +159,9 @@ describe("Node with the memory engine", () => {
     const stopping = node.stop().then(() => (stopped = true));
     await turns(3);
     expect(stopped).toBe(false);
-    expect(await net.request("n1", { op: "get", key: "k" })).toMatchObject({ error: { code: "KV_UNAVAILABLE" } });
+    expect(await net.request("n1", { op: "get", key: "k" })).toMatchObject({
+      error: { code: "KV_UNAVAILABLE" },
+    });
     await storage.releaseNext();
     await stopping;
     expect(reply).toMatchObject({ ok: true });
@@ -171,8 +182,17 @@ describe("Node with the memory engine", () => {
     await net.request("n1", { op: "put", key: "k", value: "v" });
     await net.request("n1", { op: "get", key: "" });
     const s = net.status("n1");
-    expect(s).toMatchObject({ id: "n1", role: "single", engine: "memory", opsServed: 2, transport: { fake: true } });
-    expect((s as { ops: { opsOk: number; opsFailed: number } }).ops).toMatchObject({ opsOk: 1, opsFailed: 1 });
+    expect(s).toMatchObject({
+      id: "n1",
+      role: "single",
+      engine: "memory",
+      opsServed: 2,
+      transport: { fake: true },
+    });
+    expect((s as { ops: { opsOk: number; opsFailed: number } }).ops).toMatchObject({
+      opsOk: 1,
+      opsFailed: 1,
+    });
   });
 
   it("restarts from LevelDB with every acknowledged write", async () => {
@@ -183,7 +203,8 @@ describe("Node with the memory engine", () => {
     for (let i = 0; i < 20; i++) await net.request("n1", { op: "put", key: `k${i}`, value: `v${i}` });
     await n.stop();
     await start(net, { dataDir: dir });
-    for (let i = 0; i < 20; i++) expect(await net.request("n1", { op: "get", key: `k${i}` })).toMatchObject({ value: `v${i}` });
+    for (let i = 0; i < 20; i++)
+      expect(await net.request("n1", { op: "get", key: `k${i}` })).toMatchObject({ value: `v${i}` });
   });
 
   it("refuses to start on a data directory another node holds, with KV_STORAGE", async () => {
@@ -281,6 +302,10 @@ describe("Node release order", () => {
   it("passes admin commands to core.admin and restores the command id", async () => {
     const net = new FakeNetwork();
     await start(net, { engine: echoEngine, id: "n1", peers: {} });
-    expect(await net.admin("n1", { id: "x9", command: "promote" })).toMatchObject({ id: "x9", ok: true, value: "did promote" });
+    expect(await net.admin("n1", { id: "x9", command: "promote" })).toMatchObject({
+      id: "x9",
+      ok: true,
+      value: "did promote",
+    });
   });
 });

@@ -97,7 +97,8 @@ export class Node {
   static async start(cfg: NodeConfig): Promise<Node> {
     const log: LoggerLike = cfg.logger ?? createLogger({ node: cfg.id });
     const options = resolveOptions(cfg.engine.options, cfg.options ?? {});
-    const storage = cfg.storage ?? (cfg.dataDir === null ? new MemoryStorage() : new LevelStorage(cfg.dataDir));
+    const storage =
+      cfg.storage ?? (cfg.dataDir === null ? new MemoryStorage() : new LevelStorage(cfg.dataDir));
     const records = await storage.open();
     const node = new Node(cfg.id, cfg.engine, storage, log);
     try {
@@ -115,7 +116,14 @@ export class Node {
         now,
       );
       node.transport = factory(
-        { id: cfg.id, listen: cfg.listen, peers: withoutSelf(cfg.peers, cfg.id), token: cfg.token, adminToken: cfg.adminToken, ...(cfg.tls ? { tls: cfg.tls } : {}) },
+        {
+          id: cfg.id,
+          listen: cfg.listen,
+          peers: withoutSelf(cfg.peers, cfg.id),
+          token: cfg.token,
+          adminToken: cfg.adminToken,
+          ...(cfg.tls ? { tls: cfg.tls } : {}),
+        },
         {
           onPeerMessage: (from, m) => node.driver.peerMessage(from, m),
           onClientRequest: (req, reply) => node.driver.clientRequest(req, reply),
@@ -128,7 +136,15 @@ export class Node {
       const tickMs = cfg.tickMs ?? DEFAULT_TICK_MS;
       node.timer = setInterval(() => node.driver.tick(), tickMs);
       log.info(
-        { engine: cfg.engine.name, options, peers, port: node.boundPort, records: records.size, seed, tickMs },
+        {
+          engine: cfg.engine.name,
+          options,
+          peers,
+          port: node.boundPort,
+          records: records.size,
+          seed,
+          tickMs,
+        },
         "node started",
       );
       return node;
@@ -164,7 +180,9 @@ export class Node {
       if (this.timer) clearInterval(this.timer);
       this.timer = null;
       if (err === null) await this.driver.stop();
-      await this.transport.close().catch((e) => this.log.warn({ err: errorInfo(e) }, "transport close failed"));
+      await this.transport
+        .close()
+        .catch((e) => this.log.warn({ err: errorInfo(e) }, "transport close failed"));
       await this.storage.close().catch((e) => this.log.warn({ err: errorInfo(e) }, "storage close failed"));
       this.log.info({ error: err?.message }, err ? "node stopped after a failure" : "node stopped");
       this.resolveClosed(err);
@@ -185,4 +203,5 @@ function withoutSelf(peers: Record<NodeId, string>, id: NodeId): Record<NodeId, 
 }
 
 /** wsTransport builds the real WebSocket transport (@consistency-lab/transport-ws). */
-export const wsTransport: TransportFactory = (settings, handlers, logger) => new WsTransport(settings, handlers, logger);
+export const wsTransport: TransportFactory = (settings, handlers, logger) =>
+  new WsTransport(settings, handlers, logger);

@@ -24,7 +24,8 @@ export class LevelStorage implements Storage {
   private db: ClassicLevel<string, string> | null = null;
 
   constructor(dir: string) {
-    if (typeof dir !== "string" || dir === "") throw new TypeError("LevelStorage: dir must be a non-empty path");
+    if (typeof dir !== "string" || dir === "")
+      throw new TypeError("LevelStorage: dir must be a non-empty path");
     this.dir = dir;
   }
 
@@ -53,10 +54,14 @@ export class LevelStorage implements Storage {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (e) {
-      throw new KvError("KV_STORAGE", `data directory ${this.dir} cannot be created: ${message(e)}`, { cause: e });
+      throw new KvError("KV_STORAGE", `data directory ${this.dir} cannot be created: ${message(e)}`, {
+        cause: e,
+      });
     }
     const entries = await readdir(this.dir).catch((e) => {
-      throw new KvError("KV_STORAGE", `data directory ${this.dir} cannot be read: ${message(e)}`, { cause: e });
+      throw new KvError("KV_STORAGE", `data directory ${this.dir} cannot be read: ${message(e)}`, {
+        cause: e,
+      });
     });
     if (entries.length > 0 && !entries.includes("CURRENT")) {
       const shown = entries.slice(0, 5).join(", ");
@@ -75,7 +80,8 @@ export class LevelStorage implements Storage {
     try {
       for await (const [k, v] of db.iterator()) {
         if (k === FORMAT_KEY) format = v;
-        else if (k.startsWith(RECORD_PREFIX)) records.set(k.slice(RECORD_PREFIX.length), decode(this.dir, k, v));
+        else if (k.startsWith(RECORD_PREFIX))
+          records.set(k.slice(RECORD_PREFIX.length), decode(this.dir, k, v));
         else foreign++;
       }
     } catch (e) {
@@ -84,7 +90,10 @@ export class LevelStorage implements Storage {
     }
     if (format === undefined) {
       if (records.size > 0 || foreign > 0) {
-        throw new KvError("KV_STORAGE", `data directory ${this.dir} has records but no format record: not a clab data directory`);
+        throw new KvError(
+          "KV_STORAGE",
+          `data directory ${this.dir} has records but no format record: not a clab data directory`,
+        );
       }
       await db.put(FORMAT_KEY, JSON.stringify({ version: FORMAT_VERSION }), { sync: true });
       return records;
@@ -99,7 +108,8 @@ export class LevelStorage implements Storage {
         `data directory ${this.dir} was written in storage format ${version}; this build reads up to ${FORMAT_VERSION} (upgrade clab)`,
       );
     }
-    if (foreign > 0) throw new KvError("KV_STORAGE", `data directory ${this.dir} holds ${foreign} unknown keys: corrupt`);
+    if (foreign > 0)
+      throw new KvError("KV_STORAGE", `data directory ${this.dir} holds ${foreign} unknown keys: corrupt`);
     return records;
   }
 
@@ -131,9 +141,13 @@ function decode(dir: string, key: string, v: string): unknown {
   try {
     return JSON.parse(v);
   } catch (e) {
-    throw new KvError("KV_STORAGE", `data directory ${dir} is corrupt: record ${JSON.stringify(key)} is not valid JSON`, {
-      cause: e,
-    });
+    throw new KvError(
+      "KV_STORAGE",
+      `data directory ${dir} is corrupt: record ${JSON.stringify(key)} is not valid JSON`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -148,7 +162,9 @@ function openError(dir: string, e: unknown): KvError {
       { cause: e },
     );
   }
-  return new KvError("KV_STORAGE", `data directory ${dir} cannot be opened, it may be corrupt: ${detail}`, { cause: e });
+  return new KvError("KV_STORAGE", `data directory ${dir} cannot be opened, it may be corrupt: ${detail}`, {
+    cause: e,
+  });
 }
 
 function message(e: unknown): string {

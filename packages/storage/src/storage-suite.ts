@@ -103,7 +103,9 @@ export function storageSuite(t: SuiteApi, factory: () => StorageFixture | Promis
         };
         const s = f.create();
         await s.open();
-        await s.apply(Object.entries(values).map(([key, value]) => ({ type: "put", key, value }) as PersistOp));
+        await s.apply(
+          Object.entries(values).map(([key, value]) => ({ type: "put", key, value }) as PersistOp),
+        );
         expect(Object.fromEntries(await reopen(f, s))).toEqual(values);
       }));
 
@@ -115,7 +117,7 @@ export function storageSuite(t: SuiteApi, factory: () => StorageFixture | Promis
         await s.apply(keys.map((key, i) => ({ type: "put", key, value: i })));
         const records = await reopen(f, s);
         expect(records.size).toBe(keys.length);
-        keys.forEach((k, i) => expect(records.get(k)).toBe(i));
+        for (const [i, k] of keys.entries()) expect(records.get(k)).toBe(i);
       }));
 
     it("accepts an empty batch", () =>
@@ -132,7 +134,8 @@ export function storageSuite(t: SuiteApi, factory: () => StorageFixture | Promis
         await s.open();
         for (let i = 1; i <= 500; i += 50) {
           const ops: PersistOp[] = [];
-          for (let j = i; j < i + 50; j++) ops.push({ type: "put", key: `log/${j}`, value: { index: j, term: 1 } });
+          for (let j = i; j < i + 50; j++)
+            ops.push({ type: "put", key: `log/${j}`, value: { index: j, term: 1 } });
           ops.push({ type: "put", key: "last", value: i + 49 });
           await s.apply(ops);
         }
@@ -148,7 +151,9 @@ export function storageSuite(t: SuiteApi, factory: () => StorageFixture | Promis
         await s.open();
         await s.apply([{ type: "put", key: "a", value: 1 }]);
         await s.close();
-        await expect(s.apply([{ type: "put", key: "b", value: 2 }])).rejects.toMatchObject({ code: "KV_CLOSED" });
+        await expect(s.apply([{ type: "put", key: "b", value: 2 }])).rejects.toMatchObject({
+          code: "KV_CLOSED",
+        });
         const again = f.create();
         expect(Object.fromEntries(await again.open())).toEqual({ a: 1 });
         await again.close();
@@ -171,8 +176,12 @@ export function storageSuite(t: SuiteApi, factory: () => StorageFixture | Promis
       withFixture(async (f) => {
         const s = f.create();
         await s.open();
-        await expect(s.apply([{ type: "upsert", key: "k" } as unknown as PersistOp])).rejects.toBeInstanceOf(TypeError);
-        await expect(s.apply([{ type: "put", value: 1 } as unknown as PersistOp])).rejects.toBeInstanceOf(TypeError);
+        await expect(s.apply([{ type: "upsert", key: "k" } as unknown as PersistOp])).rejects.toBeInstanceOf(
+          TypeError,
+        );
+        await expect(s.apply([{ type: "put", value: 1 } as unknown as PersistOp])).rejects.toBeInstanceOf(
+          TypeError,
+        );
         await s.close();
       }));
   });

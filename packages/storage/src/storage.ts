@@ -31,6 +31,7 @@ export function validateOps(ops: readonly PersistOp[]): void {
     if (typeof op !== "object" || op === null || typeof op.key !== "string") {
       throw new TypeError("apply: every op needs a string key");
     }
-    if (op.type !== "put" && op.type !== "del") throw new TypeError(`apply: unknown op type ${String((op as { type?: unknown }).type)}`);
+    if (op.type !== "put" && op.type !== "del")
+      throw new TypeError(`apply: unknown op type ${String((op as { type?: unknown }).type)}`);
   }
 }

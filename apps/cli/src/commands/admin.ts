@@ -1,7 +1,14 @@
 import { type AdminCommand, type ClientReply, KvError, type NodeId } from "@consistency-lab/kv";
 import type { Command } from "commander";
-import { openAdminSession, type AdminSession } from "./fault.js";
-import { adminToken, type ClientFlags, endpointsOf, reportFailure, timeoutOf, withClientFlags } from "./kv.js";
+import { type AdminSession, openAdminSession } from "./fault.js";
+import {
+  adminToken,
+  type ClientFlags,
+  endpointsOf,
+  reportFailure,
+  timeoutOf,
+  withClientFlags,
+} from "./kv.js";
 
 /**
  * sendToLeader sends an admin command to the node that leads (asking each member's status, then following
@@ -39,7 +46,9 @@ export async function sendToLeader(s: AdminSession, cmd: Omit<AdminCommand, "id"
  * passed to the engine core's `admin` (KV_NOT_SUPPORTED when the engine has none), sent to the leader.
  */
 export function registerAdmin(program: Command): void {
-  const admin = program.command("admin").description("operator commands for engines that expose them (admin token)");
+  const admin = program
+    .command("admin")
+    .description("operator commands for engines that expose them (admin token)");
 
   const simple: [string, string, string][] = [
     ["transfer-leader", "transfer-leader", "hand leadership to NODE"],
@@ -53,12 +62,14 @@ export function registerAdmin(program: Command): void {
     );
   }
   // A voting member joins as a learner and is promoted once added (Raft thesis §4.2.1: catch up first, then vote).
-  withClientFlags(admin.command("add-member").argument("<node>").description("add NODE as a voter (learner, then promote)"), true).action(
-    (node: string, flags: ClientFlags) =>
-      runAdmin(flags, [
-        { command: "add-learner", args: { to: node } },
-        { command: "promote", args: { to: node } },
-      ]),
+  withClientFlags(
+    admin.command("add-member").argument("<node>").description("add NODE as a voter (learner, then promote)"),
+    true,
+  ).action((node: string, flags: ClientFlags) =>
+    runAdmin(flags, [
+      { command: "add-learner", args: { to: node } },
+      { command: "promote", args: { to: node } },
+    ]),
   );
 }
 
@@ -69,7 +80,9 @@ async function runAdmin(flags: ClientFlags, cmds: Omit<AdminCommand, "id">[]): P
     for (const cmd of cmds) {
       const reply = await sendToLeader(session, cmd);
       if (reply.error) throw KvError.from(reply.error);
-      process.stdout.write(flags.json ? `${JSON.stringify(reply)}\n` : `${cmd.command} ${String(cmd.args?.to)}: ok\n`);
+      process.stdout.write(
+        flags.json ? `${JSON.stringify(reply)}\n` : `${cmd.command} ${String(cmd.args?.to)}: ok\n`,
+      );
     }
   } catch (e) {
     reportFailure(e);

@@ -70,16 +70,22 @@ async function clusterUp(): Promise<Up> {
   const dir = mkdtempSync(join(tmpdir(), "clab-cluster-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freeBase(3);
-  const supervisor = spawn(process.execPath, [MAIN, "cluster", "up", "--engine", "raft", "--nodes", "3", "--port", String(port), "--data", dir], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CLAB_LOG_LEVEL: "warn" },
-  });
+  const supervisor = spawn(
+    process.execPath,
+    [MAIN, "cluster", "up", "--engine", "raft", "--nodes", "3", "--port", String(port), "--data", dir],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CLAB_LOG_LEVEL: "warn" },
+    },
+  );
   let err = "";
   supervisor.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   cleanups.push(async () => {
     const pids = (() => {
       try {
-        return (JSON.parse(readFileSync(join(dir, "cluster.json"), "utf8")) as ClusterFile).nodes.map((n) => n.pid);
+        return (JSON.parse(readFileSync(join(dir, "cluster.json"), "utf8")) as ClusterFile).nodes.map(
+          (n) => n.pid,
+        );
       } catch {
         return [];
       }
@@ -111,13 +117,26 @@ async function clusterUp(): Promise<Up> {
   });
   const file = JSON.parse(readFileSync(join(dir, "cluster.json"), "utf8")) as ClusterFile;
   const tokenFile = join(dir, "cluster.token");
-  return { dir, supervisor, file, endpoints: line.split(","), token: readFileSync(tokenFile, "utf8").trim(), tokenFile };
+  return {
+    dir,
+    supervisor,
+    file,
+    endpoints: line.split(","),
+    token: readFileSync(tokenFile, "utf8").trim(),
+    tokenFile,
+  };
 }
 
 /** clab runs one CLI command to completion. */
-function clab(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function clab(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -140,10 +159,17 @@ async function statuses(endpoints: string[], token: string): Promise<NodeStatus[
 }
 
 /** leaderId waits until exactly one reachable node (outside `exclude`) says it leads. */
-async function leaderId(endpoints: string[], token: string, exclude: string[] = [], maxMs = 10_000): Promise<string> {
+async function leaderId(
+  endpoints: string[],
+  token: string,
+  exclude: string[] = [],
+  maxMs = 10_000,
+): Promise<string> {
   const until = Date.now() + maxMs;
   while (Date.now() < until) {
-    const leaders = (await statuses(endpoints, token)).filter((s) => s.role === "leader" && !exclude.includes(s.id));
+    const leaders = (await statuses(endpoints, token)).filter(
+      (s) => s.role === "leader" && !exclude.includes(s.id),
+    );
     if (leaders.length === 1) return leaders[0]!.id;
     await sleep(100);
   }
@@ -172,7 +198,9 @@ describe("clab cluster with Raft (real processes)", () => {
     expect(status.stdout).toMatch(/unreachable/);
     expect(status.stdout.match(/ leader /g)?.length).toBe(1);
 
-    const wrong = await clab(["kv", "get", "k", "--endpoints", up.endpoints.join(",")], { CLAB_TOKEN: "not-the-token" });
+    const wrong = await clab(["kv", "get", "k", "--endpoints", up.endpoints.join(",")], {
+      CLAB_TOKEN: "not-the-token",
+    });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/^KV_UNAUTHORIZED/);
     expect(wrong.stdout).toBe("");
@@ -188,7 +216,13 @@ describe("clab cluster with Raft (real processes)", () => {
     const acked = new Map<string, string>();
     let stop = false;
     const workers = Array.from({ length: 4 }, async (_, w) => {
-      const client = new KvClient({ endpoints: up.endpoints, token: up.token, timeoutMs: 4000, record: (e) => events.push(e), process: w });
+      const client = new KvClient({
+        endpoints: up.endpoints,
+        token: up.token,
+        timeoutMs: 4000,
+        record: (e) => events.push(e),
+        process: w,
+      });
       try {
         for (let i = 0; !stop; i++) {
           const reg = `r${i % 3}`;
@@ -233,7 +267,10 @@ describe("clab cluster with Raft (real processes)", () => {
     expect(acked.size).toBeGreaterThan(before);
 
     // Restart the killed node exactly as cluster up ran it; it reloads its LevelDB directory.
-    const restarted = spawn(process.execPath, [MAIN, ...oldNode.argv], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CLAB_LOG_LEVEL: "warn" } });
+    const restarted = spawn(process.execPath, [MAIN, ...oldNode.argv], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CLAB_LOG_LEVEL: "warn" },
+    });
     cleanups.push(async () => {
       restarted.kill("SIGKILL");
       await waitGone([restarted.pid!], 5000);

@@ -67,7 +67,9 @@ export function readClusterFile(dir: string): ClusterFile {
   try {
     return JSON.parse(readFileSync(path, "utf8")) as ClusterFile;
   } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as Error).message} (was the cluster started with clab cluster up --data ${dir}?)`);
+    throw new UsageError(
+      `cannot read ${path}: ${(e as Error).message} (was the cluster started with clab cluster up --data ${dir}?)`,
+    );
   }
 }
 
@@ -126,7 +128,8 @@ export function registerCluster(program: Command): void {
       const n = Number(flags.nodes);
       const port = Number(flags.port);
       if (!Number.isInteger(n) || n < 1) throw new UsageError(`--nodes must be a positive integer`);
-      if (!Number.isInteger(port) || port < 1 || port + n - 1 > 65535) throw new UsageError(`--port out of range`);
+      if (!Number.isInteger(port) || port < 1 || port + n - 1 > 65535)
+        throw new UsageError(`--port out of range`);
       const options = usage(() => parseOptionArgs(flags.option));
       usage(() => resolveOptions(engine.options, options));
       const dir = resolve(flags.data);
@@ -148,7 +151,9 @@ export function registerCluster(program: Command): void {
       if (!flags.adminTokenFile) ensureToken(adminTokenFile);
 
       const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
-      const endpoints = ids.map((_, i) => `ws://${flags.host.includes(":") ? `[${flags.host}]` : flags.host}:${port + i}`);
+      const endpoints = ids.map(
+        (_, i) => `ws://${flags.host.includes(":") ? `[${flags.host}]` : flags.host}:${port + i}`,
+      );
       const children = new Map<string, ChildProcess>();
       const infos: ClusterNodeInfo[] = [];
       let shuttingDown = false;
@@ -156,7 +161,9 @@ export function registerCluster(program: Command): void {
       const stopAll = async (code: number) => {
         if (shuttingDown) return;
         shuttingDown = true;
-        const pids = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => c.pid!);
+        const pids = [...children.values()]
+          .filter((c) => c.exitCode === null && c.signalCode === null)
+          .map((c) => c.pid!);
         for (const pid of pids) {
           try {
             process.kill(pid, "SIGTERM");
@@ -215,7 +222,10 @@ export function registerCluster(program: Command): void {
           child.once("exit", (code, signal) => {
             const how = signal ? `signal ${signal}` : `code ${code}`;
             if (!serving) reject(new Error(`node ${id} exited before serving (${how}):\n${tail(log)}`));
-            else if (!shuttingDown) process.stderr.write(`clab cluster: node ${id} (pid ${child.pid}) exited (${how}); not restarting\n`);
+            else if (!shuttingDown)
+              process.stderr.write(
+                `clab cluster: node ${id} (pid ${child.pid}) exited (${how}); not restarting\n`,
+              );
           });
         });
       });
@@ -226,7 +236,10 @@ export function registerCluster(program: Command): void {
         await Promise.race([
           Promise.all(ready),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`nodes did not all serve within ${timeoutMs} ms`)), timeoutMs);
+            timer = setTimeout(
+              () => reject(new Error(`nodes did not all serve within ${timeoutMs} ms`)),
+              timeoutMs,
+            );
           }),
         ]);
       } catch (e) {
@@ -274,7 +287,9 @@ export function registerCluster(program: Command): void {
         } catch {}
       }
       process.stdout.write(
-        pids.length === 0 ? "cluster already stopped\n" : `cluster stopped (${pids.length} processes${stuck.length ? `, ${stuck.length} killed` : ""})\n`,
+        pids.length === 0
+          ? "cluster already stopped\n"
+          : `cluster stopped (${pids.length} processes${stuck.length ? `, ${stuck.length} killed` : ""})\n`,
       );
     });
 }

@@ -3,7 +3,14 @@ import type { NodeId } from "@consistency-lab/kv";
 import type { FaultCommand } from "@consistency-lab/transport-ws";
 import type { Command } from "commander";
 import { UsageError } from "../usage-error.js";
-import { adminToken, type ClientFlags, endpointsOf, reportFailure, timeoutOf, withClientFlags } from "./kv.js";
+import {
+  adminToken,
+  type ClientFlags,
+  endpointsOf,
+  reportFailure,
+  timeoutOf,
+  withClientFlags,
+} from "./kv.js";
 
 /** AdminSession is a set of admin connections to a cluster's nodes, found from any reachable endpoint. */
 export interface AdminSession {
@@ -18,7 +25,11 @@ export interface AdminSession {
  * openAdminSession connects to the first reachable endpoint with the admin token and learns the member map from
  * its welcome. Rejects with the last KvError (KV_UNAUTHORIZED for a wrong admin token) when none answers.
  */
-export async function openAdminSession(endpoints: string[], token: string, timeoutMs: number): Promise<AdminSession> {
+export async function openAdminSession(
+  endpoints: string[],
+  token: string,
+  timeoutMs: number,
+): Promise<AdminSession> {
   const conns = new Map<NodeId, Promise<AdminClient>>();
   let first: AdminClient | undefined;
   let lastErr: unknown;
@@ -33,7 +44,10 @@ export async function openAdminSession(endpoints: string[], token: string, timeo
     }
   }
   if (!first) throw lastErr;
-  const members: Record<NodeId, string> = { ...first.members, [first.nodeId]: first.members[first.nodeId] ?? endpoints[0]! };
+  const members: Record<NodeId, string> = {
+    ...first.members,
+    [first.nodeId]: first.members[first.nodeId] ?? endpoints[0]!,
+  };
   conns.set(first.nodeId, Promise.resolve(first));
   return {
     members,
@@ -41,7 +55,10 @@ export async function openAdminSession(endpoints: string[], token: string, timeo
       let c = conns.get(id);
       if (!c) {
         const url = members[id];
-        if (!url) return Promise.reject(new UsageError(`unknown node ${id}; members: ${Object.keys(members).join(", ")}`));
+        if (!url)
+          return Promise.reject(
+            new UsageError(`unknown node ${id}; members: ${Object.keys(members).join(", ")}`),
+          );
         c = connectAdmin(url, token, { timeoutMs });
         conns.set(id, c);
       }
@@ -65,13 +82,19 @@ interface FaultFlags extends ClientFlags {
 
 function numberFlag(name: string, v: string | undefined, min: number, max: number): number {
   const n = Number(v);
-  if (v === undefined || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`${name} must be a number in [${min}, ${max}]`);
+  if (v === undefined || !Number.isFinite(n) || n < min || n > max)
+    throw new UsageError(`${name} must be a number in [${min}, ${max}]`);
   return n;
 }
 
 /** parseGroups reads partition groups: "n1,n2" "n3" → [["n1","n2"],["n3"]]. */
 export function parseGroups(args: string[]): NodeId[][] {
-  const groups = args.map((a) => a.split(",").map((s) => s.trim()).filter(Boolean));
+  const groups = args.map((a) =>
+    a
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   if (groups.length < 2 || groups.some((g) => g.length === 0)) {
     throw new UsageError("partition needs at least two non-empty groups, e.g. clab fault partition n1 n2,n3");
   }
@@ -99,11 +122,16 @@ export function partitionPlan(groups: NodeId[][], oneWay: boolean): { node: Node
   );
 }
 
-async function run(flags: FaultFlags, plan: (s: AdminSession) => { node: NodeId; cmd: FaultCommand }[]): Promise<void> {
-  const session = await openAdminSession(endpointsOf(flags), adminToken(flags), timeoutOf(flags)).catch((e) => {
-    reportFailure(e);
-    return null;
-  });
+async function run(
+  flags: FaultFlags,
+  plan: (s: AdminSession) => { node: NodeId; cmd: FaultCommand }[],
+): Promise<void> {
+  const session = await openAdminSession(endpointsOf(flags), adminToken(flags), timeoutOf(flags)).catch(
+    (e) => {
+      reportFailure(e);
+      return null;
+    },
+  );
   if (!session) return;
   try {
     const steps = plan(session);
@@ -134,8 +162,15 @@ function describe(cmd: FaultCommand): string {
 
 /** targets is the nodes a delay/loss applies on: --on ids, else every member. */
 function targets(s: AdminSession, on: string | undefined): NodeId[] {
-  const ids = on ? on.split(",").map((x) => x.trim()).filter(Boolean) : Object.keys(s.members).sort();
-  for (const id of ids) if (!s.members[id]) throw new UsageError(`unknown node ${id}; members: ${Object.keys(s.members).join(", ")}`);
+  const ids = on
+    ? on
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : Object.keys(s.members).sort();
+  for (const id of ids)
+    if (!s.members[id])
+      throw new UsageError(`unknown node ${id}; members: ${Object.keys(s.members).join(", ")}`);
   return ids;
 }
 
@@ -155,10 +190,20 @@ export function registerFault(program: Command): void {
     .action((flags: FaultFlags) =>
       run(flags, (s) => {
         const ms = numberFlag("--ms", flags.ms, 0, 60_000);
-        const jitterMs = flags.jitterMs === undefined ? 0 : numberFlag("--jitter-ms", flags.jitterMs, 0, 60_000);
-        if (flags.dist !== "uniform" && flags.dist !== "exponential") throw new UsageError("--dist must be uniform or exponential");
-        const cmd: FaultCommand = { type: "delay", ms, jitterMs, dist: flags.dist, ...(flags.to ? { to: flags.to } : {}) };
-        return targets(s, flags.on).filter((n) => n !== flags.to).map((node) => ({ node, cmd }));
+        const jitterMs =
+          flags.jitterMs === undefined ? 0 : numberFlag("--jitter-ms", flags.jitterMs, 0, 60_000);
+        if (flags.dist !== "uniform" && flags.dist !== "exponential")
+          throw new UsageError("--dist must be uniform or exponential");
+        const cmd: FaultCommand = {
+          type: "delay",
+          ms,
+          jitterMs,
+          dist: flags.dist,
+          ...(flags.to ? { to: flags.to } : {}),
+        };
+        return targets(s, flags.on)
+          .filter((n) => n !== flags.to)
+          .map((node) => ({ node, cmd }));
       }),
     );
 
@@ -170,7 +215,9 @@ export function registerFault(program: Command): void {
       run(flags, (s) => {
         const rate = numberFlag("--rate", flags.rate, 0, 1);
         const cmd: FaultCommand = { type: "loss", rate, ...(flags.to ? { to: flags.to } : {}) };
-        return targets(s, flags.on).filter((n) => n !== flags.to).map((node) => ({ node, cmd }));
+        return targets(s, flags.on)
+          .filter((n) => n !== flags.to)
+          .map((node) => ({ node, cmd }));
       }),
     );
 
@@ -182,9 +229,13 @@ export function registerFault(program: Command): void {
     true,
   )
     .option("--one-way", "the first group cannot reach the second; the other direction still works")
-    .action((groups: string[], flags: FaultFlags) => run(flags, () => partitionPlan(parseGroups(groups), flags.oneWay === true)));
+    .action((groups: string[], flags: FaultFlags) =>
+      run(flags, () => partitionPlan(parseGroups(groups), flags.oneWay === true)),
+    );
 
   withClientFlags(fault.command("heal").description("remove every injected fault on every member"), true)
     .option("--on <ids>", "only on these nodes (default every member)")
-    .action((flags: FaultFlags) => run(flags, (s) => targets(s, flags.on).map((node) => ({ node, cmd: { type: "heal" } }))));
+    .action((flags: FaultFlags) =>
+      run(flags, (s) => targets(s, flags.on).map((node) => ({ node, cmd: { type: "heal" } }))),
+    );
 }

@@ -77,7 +77,11 @@ function requestOptions(flags: KvFlags): RequestOptions | undefined {
 }
 
 async function withClient(flags: KvFlags, fn: (c: KvClient) => Promise<void>): Promise<void> {
-  const client = new KvClient({ endpoints: endpointsOf(flags), token: clientToken(flags), timeoutMs: timeoutOf(flags) });
+  const client = new KvClient({
+    endpoints: endpointsOf(flags),
+    token: clientToken(flags),
+    timeoutMs: timeoutOf(flags),
+  });
   try {
     await fn(client);
   } catch (e) {
@@ -108,19 +112,21 @@ export function registerKv(program: Command): void {
       }),
     );
 
-  withClientFlags(kv.command("put").argument("<key>").argument("<value>").description("set KEY to VALUE")).action(
-    (key: string, value: string, flags: KvFlags) =>
-      withClient(flags, async (c) => {
-        const r = await c.put(key, value);
-        out(flags, r, "ok");
-      }),
-  );
-
-  withClientFlags(kv.command("delete").argument("<key>").description("delete KEY")).action((key: string, flags: KvFlags) =>
+  withClientFlags(
+    kv.command("put").argument("<key>").argument("<value>").description("set KEY to VALUE"),
+  ).action((key: string, value: string, flags: KvFlags) =>
     withClient(flags, async (c) => {
-      const r = await c.delete(key);
+      const r = await c.put(key, value);
       out(flags, r, "ok");
     }),
+  );
+
+  withClientFlags(kv.command("delete").argument("<key>").description("delete KEY")).action(
+    (key: string, flags: KvFlags) =>
+      withClient(flags, async (c) => {
+        const r = await c.delete(key);
+        out(flags, r, "ok");
+      }),
   );
 
   withClientFlags(
@@ -128,13 +134,17 @@ export function registerKv(program: Command): void {
       .command("cas")
       .argument("<key>")
       .argument("<value>", "the new value")
-      .argument("[expected]", "the current value required for the swap; omit (or --if-absent) for put-if-absent")
+      .argument(
+        "[expected]",
+        "the current value required for the swap; omit (or --if-absent) for put-if-absent",
+      )
       .description("set KEY to VALUE if its current value is EXPECTED; prints swapped or not swapped"),
   )
     .option("--if-absent", "swap only if KEY is absent")
     .action((key: string, value: string, expected: string | undefined, flags: KvFlags) =>
       withClient(flags, async (c) => {
-        if (expected !== undefined && flags.ifAbsent) throw new UsageError("give EXPECTED or --if-absent, not both");
+        if (expected !== undefined && flags.ifAbsent)
+          throw new UsageError("give EXPECTED or --if-absent, not both");
         const r = await c.cas(key, expected ?? null, value);
         out(flags, r, r.swapped ? "swapped" : "not swapped");
       }),

@@ -31,13 +31,20 @@ function tokens(dir: string): string[] {
 
 /** runNode runs `clab node` to completion (for start failures) with a time bound. */
 function runNode(args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, "node", ...args], { encoding: "utf8", timeout: 15_000, env: { ...process.env, CLAB_LOG_LEVEL: "silent" } });
+  const r = spawnSync(process.execPath, [MAIN, "node", ...args], {
+    encoding: "utf8",
+    timeout: 15_000,
+    env: { ...process.env, CLAB_LOG_LEVEL: "silent" },
+  });
   return { status: r.status, stderr: r.stderr };
 }
 
 /** startNode starts `clab node` in the background and waits for its serving line. */
 async function startNode(args: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [MAIN, "node", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CLAB_LOG_LEVEL: "warn" } });
+  const child = spawn(process.execPath, [MAIN, "node", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, CLAB_LOG_LEVEL: "warn" },
+  });
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGKILL");
@@ -62,7 +69,17 @@ describe("clab node start failures", () => {
     spawnSync("mkdir", ["-p", data]);
     writeFileSync(join(data, "garbage.bin"), randomBytes(64));
     const [port] = await freePorts(1);
-    const r = runNode(["--engine", "memory", "--id", "n1", "--listen", `127.0.0.1:${port}`, "--data", data, ...tokens(dir)]);
+    const r = runNode([
+      "--engine",
+      "memory",
+      "--id",
+      "n1",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--data",
+      data,
+      ...tokens(dir),
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/KV_STORAGE: .*not a LevelDB database/);
   });
@@ -74,7 +91,17 @@ describe("clab node start failures", () => {
     writeFileSync(join(data, "CURRENT"), "MANIFEST-000042\n");
     writeFileSync(join(data, "MANIFEST-000042"), randomBytes(200));
     const [port] = await freePorts(1);
-    const r = runNode(["--engine", "memory", "--id", "n1", "--listen", `127.0.0.1:${port}`, "--data", data, ...tokens(dir)]);
+    const r = runNode([
+      "--engine",
+      "memory",
+      "--id",
+      "n1",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--data",
+      data,
+      ...tokens(dir),
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/KV_STORAGE/);
   });
@@ -84,12 +111,27 @@ describe("clab node start failures", () => {
     const data = join(dir, "data");
     const made = spawnSync(
       process.execPath,
-      ["--input-type=module", "-e", `import { ClassicLevel } from "classic-level"; const db = new ClassicLevel(process.argv[1]); await db.put("!format", JSON.stringify({ version: 99 })); await db.close();`, data],
+      [
+        "--input-type=module",
+        "-e",
+        `import { ClassicLevel } from "classic-level"; const db = new ClassicLevel(process.argv[1]); await db.put("!format", JSON.stringify({ version: 99 })); await db.close();`,
+        data,
+      ],
       { cwd: STORAGE_PKG, encoding: "utf8" },
     );
     expect(made.status, made.stderr).toBe(0);
     const [port] = await freePorts(1);
-    const r = runNode(["--engine", "memory", "--id", "n1", "--listen", `127.0.0.1:${port}`, "--data", data, ...tokens(dir)]);
+    const r = runNode([
+      "--engine",
+      "memory",
+      "--id",
+      "n1",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--data",
+      data,
+      ...tokens(dir),
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/KV_STORAGE: .*format 99/);
   });
@@ -98,8 +140,28 @@ describe("clab node start failures", () => {
     const dir = tempDir();
     const data = join(dir, "data");
     const [p1, p2] = await freePorts(2);
-    const first = await startNode(["--engine", "memory", "--id", "n1", "--listen", `127.0.0.1:${p1}`, "--data", data, ...tokens(dir)]);
-    const r = runNode(["--engine", "memory", "--id", "n1", "--listen", `127.0.0.1:${p2}`, "--data", data, ...tokens(dir)]);
+    const first = await startNode([
+      "--engine",
+      "memory",
+      "--id",
+      "n1",
+      "--listen",
+      `127.0.0.1:${p1}`,
+      "--data",
+      data,
+      ...tokens(dir),
+    ]);
+    const r = runNode([
+      "--engine",
+      "memory",
+      "--id",
+      "n1",
+      "--listen",
+      `127.0.0.1:${p2}`,
+      "--data",
+      data,
+      ...tokens(dir),
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/KV_STORAGE: .*locked/);
     expect(first.exitCode).toBeNull();
@@ -107,9 +169,23 @@ describe("clab node start failures", () => {
 
   it("exits 2 on an unknown engine or option", async () => {
     const dir = tempDir();
-    expect(runNode(["--engine", "nope", "--id", "n1", "--listen", "127.0.0.1:1", "--memory", ...tokens(dir)]).status).toBe(2);
     expect(
-      runNode(["--engine", "memory", "--id", "n1", "--listen", "127.0.0.1:1", "--memory", "--option", "zzz=1", ...tokens(dir)]).status,
+      runNode(["--engine", "nope", "--id", "n1", "--listen", "127.0.0.1:1", "--memory", ...tokens(dir)])
+        .status,
+    ).toBe(2);
+    expect(
+      runNode([
+        "--engine",
+        "memory",
+        "--id",
+        "n1",
+        "--listen",
+        "127.0.0.1:1",
+        "--memory",
+        "--option",
+        "zzz=1",
+        ...tokens(dir),
+      ]).status,
     ).toBe(2);
   });
 });
@@ -118,22 +194,35 @@ describe("clab node under bad input", () => {
   it("keeps serving well-behaved clients after garbage bytes, bad frames, wrong tokens and a connection burst", async () => {
     const dir = tempDir();
     const [port] = await freePorts(1);
-    const child = await startNode(["--engine", "memory", "--id", "n1", "--listen", `127.0.0.1:${port}`, "--memory", ...tokens(dir)]);
+    const child = await startNode([
+      "--engine",
+      "memory",
+      "--id",
+      "n1",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--memory",
+      ...tokens(dir),
+    ]);
     const url = `ws://127.0.0.1:${port}`;
 
     // Raw TCP garbage, and an HTTP request that is not an upgrade.
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        new Promise<void>((resolve) => {
-          const s = connect(port, "127.0.0.1", () => s.end(i % 2 ? randomBytes(512) : "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-          s.on("error", () => resolve());
-          s.on("close", () => resolve());
-          // HTTP keep-alive may hold the socket open: this probe is done once its bytes were sent.
-          setTimeout(() => {
-            s.destroy();
-            resolve();
-          }, 1000);
-        }),
+      Array.from(
+        { length: 20 },
+        (_, i) =>
+          new Promise<void>((resolve) => {
+            const s = connect(port, "127.0.0.1", () =>
+              s.end(i % 2 ? randomBytes(512) : "GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            );
+            s.on("error", () => resolve());
+            s.on("close", () => resolve());
+            // HTTP keep-alive may hold the socket open: this probe is done once its bytes were sent.
+            setTimeout(() => {
+              s.destroy();
+              resolve();
+            }, 1000);
+          }),
       ),
     );
     // WebSocket connections that misbehave: random binary frames, undecodable JSON, wrong token, unknown frame types
@@ -152,16 +241,30 @@ describe("clab node under bad input", () => {
         }, 3000);
       });
     };
-    const hello = (token: string) => JSON.stringify({ t: "hello", v: 1, role: "client", token, codec: "json" });
+    const hello = (token: string) =>
+      JSON.stringify({ t: "hello", v: 1, role: "client", token, codec: "json" });
     await Promise.all([
       misbehave([randomBytes(100)]),
       misbehave(["{not json"]),
       misbehave([hello("wrong")]),
       misbehave([JSON.stringify({ t: "nope" })]),
       misbehave([hello("cluster-token-123"), JSON.stringify({ t: "bogus", x: 1 }), randomBytes(50)]),
-      misbehave([hello("cluster-token-123"), JSON.stringify({ t: "req", req: { id: "1", op: "drop-table", key: "k" } })]),
+      misbehave([
+        hello("cluster-token-123"),
+        JSON.stringify({ t: "req", req: { id: "1", op: "drop-table", key: "k" } }),
+      ]),
       misbehave([hello("cluster-token-123"), Buffer.alloc(3 * 1024 * 1024, 1)]),
-      misbehave([JSON.stringify({ t: "hello", v: 1, role: "peer", id: "n9", token: "cluster-token-123", codec: "json" }), randomBytes(300)]),
+      misbehave([
+        JSON.stringify({
+          t: "hello",
+          v: 1,
+          role: "peer",
+          id: "n9",
+          token: "cluster-token-123",
+          codec: "json",
+        }),
+        randomBytes(300),
+      ]),
       ...Array.from({ length: 30 }, () => misbehave([])),
     ]);
 

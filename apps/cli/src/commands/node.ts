@@ -62,14 +62,16 @@ export function registerNode(program: Command): void {
     .action(async (flags: NodeFlags) => {
       const engine = findEngine(flags.engine);
       if (!engine) throw new UsageError(`unknown engine "${flags.engine}"; known: ${engineNames()}`);
-      if (!flags.data && !flags.memory) throw new UsageError("give --data DIR (or --memory for a throwaway node)");
+      if (!flags.data && !flags.memory)
+        throw new UsageError("give --data DIR (or --memory for a throwaway node)");
       const listen = usage(() => parseHostPort(flags.listen));
       const peers = usage(() => parsePeers(flags.peers ?? ""));
       const token = usage(() => readSecret(flags.tokenFile, "CLAB_TOKEN", "token"));
       const adminToken = usage(() => readSecret(flags.adminTokenFile, "CLAB_ADMIN_TOKEN", "admin token"));
       const options = usage(() => parseOptionArgs(flags.option));
       const tickMs = Number(flags.tickMs);
-      if (!Number.isInteger(tickMs) || tickMs < 1) throw new UsageError(`--tick-ms must be a positive integer`);
+      if (!Number.isInteger(tickMs) || tickMs < 1)
+        throw new UsageError(`--tick-ms must be a positive integer`);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new UsageError("--tls-cert and --tls-key go together");
       }
@@ -77,19 +79,21 @@ export function registerNode(program: Command): void {
       let node: Node;
       try {
         node = await Node.start({
-            engine,
-            options,
-            id: flags.id,
-            listen,
-            peers,
-            dataDir: flags.memory ? null : flags.data!,
-            token,
-            adminToken,
-            tickMs,
-            logger,
-            ...(flags.tlsCert
-              ? { tls: { cert: flags.tlsCert, key: flags.tlsKey!, ...(flags.tlsCa ? { ca: flags.tlsCa } : {}) } }
-              : {}),
+          engine,
+          options,
+          id: flags.id,
+          listen,
+          peers,
+          dataDir: flags.memory ? null : flags.data!,
+          token,
+          adminToken,
+          tickMs,
+          logger,
+          ...(flags.tlsCert
+            ? {
+                tls: { cert: flags.tlsCert, key: flags.tlsKey!, ...(flags.tlsCa ? { ca: flags.tlsCa } : {}) },
+              }
+            : {}),
         });
       } catch (e) {
         // resolveOptions refuses unknown or malformed --option values with TypeError.
@@ -122,7 +126,9 @@ export function registerNode(program: Command): void {
       }
       const failure = await node.closed;
       if (failure) {
-        process.stderr.write(`clab node: ${(failure as { code?: string }).code ?? "ERROR"}: ${failure.message}\n`);
+        process.stderr.write(
+          `clab node: ${(failure as { code?: string }).code ?? "ERROR"}: ${failure.message}\n`,
+        );
         process.exit(1);
       }
       process.exit(0);

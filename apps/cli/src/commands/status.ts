@@ -1,7 +1,14 @@
 import { KvClient } from "@consistency-lab/client";
 import type { NodeStatus } from "@consistency-lab/kv";
 import type { Command } from "commander";
-import { type ClientFlags, clientToken, endpointsOf, reportFailure, timeoutOf, withClientFlags } from "./kv.js";
+import {
+  type ClientFlags,
+  clientToken,
+  endpointsOf,
+  reportFailure,
+  timeoutOf,
+  withClientFlags,
+} from "./kv.js";
 
 /** StatusRow is one line of `clab status`. */
 export interface StatusRow {
@@ -29,7 +36,17 @@ export function statusRows(statuses: NodeStatus[]): StatusRow[] {
   return statuses.map((s) => {
     const endpoint = show(s.endpoint);
     if (s.role === "unreachable") {
-      return { node: "?", endpoint, role: "-", term: "-", leader: "-", commit: "-", lag: "-", ops: "-", health: `unreachable (${show(s.error)})` };
+      return {
+        node: "?",
+        endpoint,
+        role: "-",
+        term: "-",
+        leader: "-",
+        commit: "-",
+        lag: "-",
+        ops: "-",
+        health: `unreachable (${show(s.error)})`,
+      };
     }
     const commit = num(s.commitIndex);
     const lag = num(s.lag) ?? (commit !== undefined && maxCommit >= 0 ? maxCommit - commit : undefined);
@@ -51,7 +68,17 @@ export function statusRows(statuses: NodeStatus[]): StatusRow[] {
 
 /** formatTable renders rows as aligned columns with a header. */
 export function formatTable(rows: StatusRow[]): string {
-  const cols: (keyof StatusRow)[] = ["node", "endpoint", "role", "term", "leader", "commit", "lag", "ops", "health"];
+  const cols: (keyof StatusRow)[] = [
+    "node",
+    "endpoint",
+    "role",
+    "term",
+    "leader",
+    "commit",
+    "lag",
+    "ops",
+    "health",
+  ];
   const head: Record<keyof StatusRow, string> = {
     node: "NODE",
     endpoint: "ENDPOINT",
@@ -65,7 +92,14 @@ export function formatTable(rows: StatusRow[]): string {
   };
   const all = [head, ...rows];
   const width = cols.map((c) => Math.max(...all.map((r) => r[c].length)));
-  return all.map((r) => cols.map((c, i) => r[c].padEnd(width[i]!)).join("  ").trimEnd()).join("\n");
+  return all
+    .map((r) =>
+      cols
+        .map((c, i) => r[c].padEnd(width[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 /**
@@ -73,20 +107,24 @@ export function formatTable(rows: StatusRow[]): string {
  * served and health. Exit 0 when every node answered and knows a leader, else 1.
  */
 export function registerStatus(program: Command): void {
-  withClientFlags(program.command("status").description("show each node's role, term/epoch, leader, commit/lag and health")).action(
-    async (flags: ClientFlags) => {
-      const client = new KvClient({ endpoints: endpointsOf(flags), token: clientToken(flags), timeoutMs: timeoutOf(flags) });
-      try {
-        const statuses = await client.status();
-        if (flags.json) process.stdout.write(`${JSON.stringify(statuses)}\n`);
-        const rows = statusRows(statuses);
-        if (!flags.json) process.stdout.write(`${formatTable(rows)}\n`);
-        if (rows.some((r) => r.health !== "ok")) process.exitCode = 1;
-      } catch (e) {
-        reportFailure(e);
-      } finally {
-        await client.close();
-      }
-    },
-  );
+  withClientFlags(
+    program.command("status").description("show each node's role, term/epoch, leader, commit/lag and health"),
+  ).action(async (flags: ClientFlags) => {
+    const client = new KvClient({
+      endpoints: endpointsOf(flags),
+      token: clientToken(flags),
+      timeoutMs: timeoutOf(flags),
+    });
+    try {
+      const statuses = await client.status();
+      if (flags.json) process.stdout.write(`${JSON.stringify(statuses)}\n`);
+      const rows = statusRows(statuses);
+      if (!flags.json) process.stdout.write(`${formatTable(rows)}\n`);
+      if (rows.some((r) => r.health !== "ok")) process.exitCode = 1;
+    } catch (e) {
+      reportFailure(e);
+    } finally {
+      await client.close();
+    }
+  });
 }
