@@ -65,7 +65,7 @@ describe("bad input at the endpoint", () => {
     await stillServes(n);
   });
 
-  it("refuses a request, a peer message or an unknown frame before hello with KV_PROTOCOL", async () => {
+  it("refuses a request, a peer message or an unknown frame before hello, and bad peer hellos, with KV_PROTOCOL", async () => {
     const n = await node();
     const before = [
       { t: "req", req: { id: "1", op: "get", key: "k" } },
@@ -73,6 +73,8 @@ describe("bad input at the endpoint", () => {
       { t: "status", id: "s" },
       { t: "frobnicate" },
       { no: "type" },
+      { t: "hello", v: WIRE_VERSION, role: "peer", token: TOKEN, codec: "json" }, // a peer without an id
+      { t: "hello", v: WIRE_VERSION, role: "peer", id: "n1", token: TOKEN, codec: "json" }, // this node's own id
       [1, 2, 3],
       "just a string",
       null,

@@ -552,6 +552,11 @@ export class WsTransport {
       this.refuse(conn, "KV_UNAUTHORIZED", "missing or wrong token");
       return;
     }
+    if (hello.role === "peer" && hello.id === this.o.id) {
+      // Two nodes configured with one id would corrupt each other's protocol state; refuse loudly.
+      this.refuse(conn, "KV_PROTOCOL", `a peer claims this node's own id ${this.o.id}`);
+      return;
+    }
     clearTimeout(conn.timer);
     conn.timer = undefined;
     conn.phase = "ready";
