@@ -24,6 +24,11 @@ export interface RaftOptions {
   clockDriftMs: number;
   /** Batch proposals: entries proposed between two `ready()` calls travel in one append-request per follower. */
   batch: boolean;
+  /**
+   * With batching, new entries leave for a follower only while fewer than this many append-requests are in flight
+   * to it; meanwhile proposals accumulate into the next append (pipelining depth under batching).
+   */
+  batchInflight: number;
   /** Max entries in one append-request (etcd MaxSizePerMsg, counted in entries). */
   maxMsgEntries: number;
   /** Max approximate bytes in one append-request. */
@@ -51,6 +56,7 @@ export const RAFT_DEFAULTS: RaftOptions = {
   read: "linearizable",
   clockDriftMs: 30,
   batch: true,
+  batchInflight: 2,
   maxMsgEntries: 256,
   maxMsgBytes: 1024 * 1024,
   maxInflightMsgs: 64,
@@ -92,6 +98,12 @@ export const RAFT_OPTION_SPECS: readonly OptionSpec[] = [
     description: "lease reads: assumed clock-drift bound; lease = electionTimeoutMs - clockDriftMs",
   },
   { name: "batch", type: "boolean", default: RAFT_DEFAULTS.batch, description: "batch proposals into one append per ready" },
+  {
+    name: "batchInflight",
+    type: "number",
+    default: RAFT_DEFAULTS.batchInflight,
+    description: "with batching: appends in flight per follower before proposals accumulate into the next one",
+  },
   { name: "maxMsgEntries", type: "number", default: RAFT_DEFAULTS.maxMsgEntries, description: "max entries per append-request" },
   { name: "maxMsgBytes", type: "number", default: RAFT_DEFAULTS.maxMsgBytes, description: "max bytes per append-request" },
   { name: "maxInflightMsgs", type: "number", default: RAFT_DEFAULTS.maxInflightMsgs, description: "max append-requests in flight per follower" },
@@ -142,5 +154,6 @@ export function parseRaftOptions(raw: EngineOptions | Partial<RaftOptions> = {})
   if (o.broken === "stale-read") o.checkQuorum = false;
   o.maxInflightMsgs = Math.max(1, Math.floor(o.maxInflightMsgs));
   o.maxMsgEntries = Math.max(1, Math.floor(o.maxMsgEntries));
+  o.batchInflight = Math.max(1, Math.min(o.maxInflightMsgs, Math.floor(o.batchInflight)));
   return o;
 }

@@ -595,6 +595,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
       let sent = false;
       // Pipelining: keep sending while the follower is in replicate state and the window has room.
       for (let k = 0; k < this.opts.maxInflightMsgs + 1; k++) {
+        // Batching: while `batchInflight` appends are on their way, new proposals accumulate into the next one
+        // (a driver that calls ready() after every input would otherwise send one entry per message).
+        if (this.opts.batch && pr.state === "replicate" && pr.inflights.length >= this.opts.batchInflight) break;
         if (!this.sendAppend(p, false)) break;
         sent = true;
         if (pr.state !== "replicate" || pr.next > this.log.lastIndex()) break;
