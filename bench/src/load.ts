@@ -49,6 +49,24 @@ export function valueOf(tag: string, bytes: number): string {
  * completed ops. put writes unique values; get reads keys written beforehand; cas swaps a client's own key from the
  * value it last wrote, so every cas is a real read-compare-write.
  */
+/**
+ * optionsFor keeps the request options that apply to an op: read options go with gets, write concern with writes,
+ * so a variant like "lease reads" changes its reads and leaves its writes as they were.
+ */
+export function optionsFor(op: BenchOp | "delete", o: RequestOptions | undefined): RequestOptions | undefined {
+  if (!o) return undefined;
+  const { read, readFrom, maxStalenessMs, r, w, ...rest } = o;
+  const out: RequestOptions = { ...rest };
+  if (op === "get") Object.assign(out, dropUndefined({ read, readFrom, maxStalenessMs, r }));
+  else if (op === "cas") Object.assign(out, dropUndefined({ r, w }));
+  else Object.assign(out, dropUndefined({ w }));
+  return Object.keys(out).length ? out : undefined;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 export async function runLoad(o: {
   clients: KvStore[];
   op: BenchOp;
@@ -72,7 +90,7 @@ export async function runLoad(o: {
       if (o.op === "cas") {
         current = valueOf(`${o.tag}-c${ci}-init`, o.valueBytes);
         try {
-          await store.put(ownKey, current, o.requestOptions);
+          await store.put(ownKey, current, optionsFor("put", o.requestOptions));
         } catch {
           current = null;
         }
@@ -81,11 +99,11 @@ export async function runLoad(o: {
         const key = `k${(ci * 7919 + n) % o.keys}`;
         const t0 = performance.now();
         try {
-          if (o.op === "get") await store.get(key, o.requestOptions);
-          else if (o.op === "put") await store.put(key, valueOf(`${o.tag}-c${ci}-${n}`, o.valueBytes), o.requestOptions);
+          if (o.op === "get") await store.get(key, optionsFor("get", o.requestOptions));
+          else if (o.op === "put") await store.put(key, valueOf(`${o.tag}-c${ci}-${n}`, o.valueBytes), optionsFor("put", o.requestOptions));
           else {
             const next = valueOf(`${o.tag}-c${ci}-${n}`, o.valueBytes);
-            const r = await store.cas(ownKey, current, next, o.requestOptions);
+            const r = await store.cas(ownKey, current, next, optionsFor("cas", o.requestOptions));
             if (r.swapped) current = next;
             else current = (await store.get(ownKey)).value;
           }

@@ -30,6 +30,7 @@ export interface BenchOptions {
 }
 
 const key = (v: Variant) => `${v.engine} ${JSON.stringify(v.options)}`;
+const same = (a: Variant) => (b: Variant) => a.engine === b.engine && a.variant === b.variant;
 
 /** runBench runs a profile against real local clusters, writes results.json and regenerates the comparison docs. */
 export async function runBench(o: BenchOptions): Promise<BenchResults> {
@@ -60,15 +61,21 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     partitionVariants.length +
     uniquenessVariants.length +
     simVariants.length;
-  const bar =
-    o.progress === false
-      ? undefined
-      : new cliProgress.SingleBar(
-          { format: "bench [{bar}] {value}/{total} {task}", stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000 },
-          cliProgress.Presets.shades_classic,
-        );
+  // A progress bar on a terminal; on a pipe or in CI one plain line per finished step instead.
+  const tty = process.stderr.isTTY === true && o.progress !== false;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: "bench [{bar}] {value}/{total} {task}", stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   bar?.start(steps, 0, { task: "starting" });
-  const step = (task: string) => bar?.increment(1, { task });
+  let done = 0;
+  const step = (task: string) => {
+    done++;
+    if (bar) bar.increment(1, { task });
+    else if (o.progress !== false) process.stderr.write(`bench ${done}/${steps} ${task}\n`);
+  };
 
   const results: BenchResults = {
     machine: machineInfo(),
@@ -115,7 +122,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
       const cluster = await startCluster(o.launcher, { engine: first.engine, nodes: profile.nodes, options: first.options });
       try {
         await waitForLeader(cluster, engine.supports(resolveOptions(engine.options, first.options)).availability !== "all");
-        for (const v of group.filter((x) => latency.includes(x))) {
+        for (const v of group.filter((x) => latency.some(same(x)))) {
           promise(v);
           await measureLatency(
             cluster,
@@ -127,7 +134,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
             },
           );
         }
-        const pv = group.find((x) => partitionVariants.includes(x));
+        const pv = group.find((x) => partitionVariants.some(same(x)));
         if (pv) {
           promise(pv);
           bar?.update({ task: `${pv.engine}: partition timeline` });
@@ -135,7 +142,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
           results.availability.push(run);
           results.anomalies.push(anomalies);
           step(`${pv.engine}: partition`);
-          const uv = group.find((x) => uniquenessVariants.includes(x));
+          const uv = group.find((x) => uniquenessVariants.some(same(x)));
           if (uv) {
             results.uniqueness.push(
               await claimUsernames(cluster, uv, { names: 20, clientsPerSide: 2, partitioned: true, minority: run.minority }),

@@ -1,7 +1,7 @@
 import { anomalyStats, checkGuarantees, parseHistory } from "@consistency-lab/checker";
 import { declaredGuarantees, type EngineDefinition, GUARANTEES, type HistoryEvent, resolveOptions } from "@consistency-lab/kv";
 import type { ClusterHandle } from "../cluster.js";
-import { makeClient, valueOf } from "../load.js";
+import { makeClient, optionsFor, valueOf } from "../load.js";
 import type { Variant } from "../profiles.js";
 import type { AnomalyRow, AvailabilityPoint, AvailabilityRun } from "../results.js";
 import { heal, partition, rotated, sleep, waitForLeader } from "./common.js";
@@ -61,8 +61,8 @@ export async function availabilityThroughPartition(
     while (Date.now() < end) {
       const key = `p${n % 4}`;
       try {
-        if (n % 2 === 0) await client.put(key, valueOf(`c${ci}-${n}`, 16), v.requestOptions);
-        else await client.get(key, v.requestOptions);
+        if (n % 2 === 0) await client.put(key, valueOf(`c${ci}-${n}`, 16), optionsFor("put", v.requestOptions));
+        else await client.get(key, optionsFor("get", v.requestOptions));
         bump(side, "ok");
       } catch (e) {
         const code = (e as { code?: string }).code;
@@ -85,7 +85,7 @@ export async function availabilityThroughPartition(
   let p = clients.length;
   for (const ep of cluster.endpoints) {
     const c = makeClient(cluster, [ep], { timeoutMs: 2000, process: p++, history });
-    for (let k = 0; k < 4; k++) await c.get(`p${k}`, v.requestOptions).catch(() => undefined);
+    for (let k = 0; k < 4; k++) await c.get(`p${k}`, optionsFor("get", v.requestOptions)).catch(() => undefined);
     await c.close();
   }
   await Promise.all(clients.map((c) => c.client.close()));

@@ -1,5 +1,5 @@
 import type { ClusterHandle } from "../cluster.js";
-import { makeClient } from "../load.js";
+import { makeClient, optionsFor } from "../load.js";
 import type { Variant } from "../profiles.js";
 import type { UniquenessRow } from "../results.js";
 import { heal, partition, rotated, sleep } from "./common.js";
@@ -33,7 +33,7 @@ export async function claimUsernames(
       for (let j = 0; j < o.names; j++) {
         const name = `${tag}-name-${(j * 7 + ci * 3) % o.names}`;
         try {
-          const r = await c.cas(name, null, id, v.requestOptions);
+          const r = await c.cas(name, null, id, optionsFor("cas", v.requestOptions));
           if (r.swapped) {
             claimsOk++;
             owners.set(name, [...(owners.get(name) ?? []), id]);
