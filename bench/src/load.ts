@@ -19,15 +19,27 @@ export interface ClusterAccess {
 export function makeClient(
   c: Pick<ClusterAccess, "token">,
   endpoints: string[],
-  o: { timeoutMs: number; process: number; history?: HistoryEvent[]; clientId?: string },
+  o: {
+    timeoutMs: number;
+    process: number;
+    history?: HistoryEvent[];
+    clientId?: string;
+    pinned?: boolean;
+    /** Mark recorded events as the closing reads after quiescence (checker: convergence, lost writes). */
+    final?: boolean;
+  },
 ): KvClient {
   return new KvClient({
     endpoints,
     token: c.token,
     timeoutMs: o.timeoutMs,
+    // A pinned client is on one side of a partition: it never follows a leader hint to a node it was not given.
+    ...(o.pinned ? { discover: false } : {}),
     process: o.process,
     clientId: o.clientId ?? `bench-${o.process}-${process.pid}`,
-    ...(o.history ? { record: (e: HistoryEvent) => o.history!.push(e) } : {}),
+    ...(o.history
+      ? { record: (e: HistoryEvent) => o.history!.push(o.final ? { ...e, meta: { ...e.meta, final: true } } : e) }
+      : {}),
   });
 }
 

@@ -34,7 +34,7 @@ export async function measureLatency(
   const followerOnly = v.requestOptions.readFrom === "follower" && leader !== undefined;
   const endpoints = followerOnly ? cluster.endpoints.filter((_, i) => cluster.ids[i] !== leader) : cluster.endpoints;
   const clients = Array.from({ length: p.clients }, (_, i) =>
-    makeClient(cluster, rotated(endpoints, i), { timeoutMs: 5000, process: i }),
+    makeClient(cluster, rotated(endpoints, i), { timeoutMs: 5000, process: i, pinned: followerOnly }),
   );
   try {
     const seedClient = clients[0]!;

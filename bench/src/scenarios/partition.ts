@@ -36,6 +36,7 @@ export async function availabilityThroughPartition(
         timeoutMs,
         process: si * clientsPerSide + i,
         history,
+        pinned: true,
       }),
     })),
   );
@@ -84,7 +85,7 @@ export async function availabilityThroughPartition(
   await sleep(2000);
   let p = clients.length;
   for (const ep of cluster.endpoints) {
-    const c = makeClient(cluster, [ep], { timeoutMs: 2000, process: p++, history });
+    const c = makeClient(cluster, [ep], { timeoutMs: 2000, process: p++, history, pinned: true, final: true });
     for (let k = 0; k < 4; k++) await c.get(`p${k}`, optionsFor("get", v.requestOptions)).catch(() => undefined);
     await c.close();
   }

@@ -145,6 +145,24 @@ describe("KvClient against awkward clusters", () => {
     expect(events.filter((e) => e.type === "ok").map((e) => e.node)).toEqual(["n2", "n2"]);
   });
 
+  it("with discover: false never leaves the endpoints it was given, even when a hint names another node", async () => {
+    const leader = await node({ id: "n2" });
+    const follower = await node({
+      id: "n1",
+      peers: { n2: leader.url },
+      intercept: (req) => ({
+        id: req.id,
+        ok: false,
+        error: { code: "KV_NOT_LEADER", message: "ask n2", leader: "n2" },
+      }),
+    });
+    const events: HistoryEvent[] = [];
+    const c = kv({ endpoints: [follower.url], discover: false, timeoutMs: 300, record: (e) => events.push(e) });
+    await expect(c.put("k", "v")).rejects.toMatchObject({ code: "KV_NOT_LEADER" });
+    expect(leader.core.status().served).toBe(0);
+    expect(events.at(-1)).toMatchObject({ type: "fail", error: "KV_NOT_LEADER" });
+  });
+
   it("fails over from an unreachable endpoint to the next one", async () => {
     const n = await node({ id: "n1" });
     const c = kv({ endpoints: ["ws://127.0.0.1:1", n.url] });

@@ -44,6 +44,12 @@ export interface ClientOptions {
   tls?: { ca?: string };
   /** Frame codec (default: the transport's default, msgpack). */
   codec?: Codec;
+  /**
+   * Follow KV_NOT_LEADER hints to members outside `endpoints` (learned from the welcome); default true. With false
+   * the client talks only to the endpoints it was given — a client on one side of a partition that cannot reach
+   * the rest of the cluster.
+   */
+  discover?: boolean;
 }
 
 /** Errors a different node (or the same one a moment later) may not give: retried until the deadline. */
@@ -272,7 +278,8 @@ export class KvClient implements KvStore {
       if (err.code === "KV_NOT_LEADER") {
         const hinted =
           err.leader !== undefined ? (this.members[err.leader] ?? conn.members[err.leader]) : undefined;
-        if (hinted !== undefined && hinted !== url) {
+        const reachable = hinted !== undefined && (this.opts.discover !== false || this.endpoints.includes(hinted));
+        if (reachable && hinted !== url) {
           url = hinted;
           backoff = 0;
           continue;
