@@ -18,6 +18,8 @@ export interface LinearizabilityOptions {
   memoryLimitMb?: number;
   /** Worker threads for checking keys in parallel; 0 = in-thread. Default: cores − 1 for large histories. */
   workers?: number;
+  /** Keep the linearization found for each ok key (`linearizations`), for writeReport's timelines. */
+  keepLinearization?: boolean;
 }
 
 /** KeyResult summarises one partition (key). */
@@ -64,6 +66,7 @@ function limitsOf(opts: LinearizabilityOptions, start: number): SearchLimits {
   return {
     deadline: start + (opts.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS),
     budgetWords: ((opts.memoryLimitMb ?? DEFAULT_MEMORY_MB) * 2 ** 20) / 4,
+    keepLinearization: opts.keepLinearization ?? false,
   };
 }
 
@@ -104,7 +107,7 @@ export async function checkLinearizable(ops: Op[], opts: LinearizabilityOptions 
   const start = performance.now();
   const limits = limitsOf(opts, start);
   // performance.now() is per thread; workers get a remaining budget, not an absolute deadline.
-  const outcomes = await runOnWorkers(parts, model.name, limits.deadline - start, limits.budgetWords, workers);
+  const outcomes = await runOnWorkers(parts, model.name, limits.deadline - start, limits.budgetWords, limits.keepLinearization ?? false, workers);
   return assemble(ops, parts, outcomes, model, start);
 }
 
@@ -113,6 +116,7 @@ async function runOnWorkers(
   modelName: string,
   budgetMs: number,
   budgetWords: number,
+  keepLinearization: boolean,
   count: number,
 ): Promise<PartitionOutcome[]> {
   const outcomes: PartitionOutcome[] = new Array(parts.length);
@@ -131,7 +135,7 @@ async function runOnWorkers(
               if (nextJob >= order.length) return resolve();
               const idx = order[nextJob++]!;
               const remainingMs = budgetMs - (performance.now() - started);
-              w.postMessage({ idx, ops: parts[idx], modelName, remainingMs, budgetWords });
+              w.postMessage({ idx, ops: parts[idx], modelName, remainingMs, budgetWords, keepLinearization });
             };
             w.on("message", (m: { idx: number; outcome: PartitionOutcome }) => {
               outcomes[m.idx] = m.outcome;

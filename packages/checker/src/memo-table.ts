@@ -68,8 +68,13 @@ const EMPTY = new Uint32Array(0);
 
 interface Entry<S> {
   lo: number;
-  win: Uint32Array;
+  /** Window length in words; up to two words are kept inline (a, b) to avoid a typed-array allocation. */
+  len: number;
+  a: number;
+  b: number;
+  win: Uint32Array | undefined;
   state: S;
+  next: Entry<S> | undefined;
 }
 
 /**
@@ -78,7 +83,7 @@ interface Entry<S> {
  * memory.
  */
 export class MemoTable<S> {
-  private readonly buckets = new Map<number, Entry<S>[]>();
+  private readonly buckets = new Map<number, Entry<S>>();
   words = 0;
   entries = 0;
 
@@ -90,16 +95,24 @@ export class MemoTable<S> {
   /** add records the configuration; false when it was already there. */
   add(set: LinearizedSet, state: S): boolean {
     const h = (set.hash ^ Math.imul(this.hashState(state), 0x9e3779b1)) | 0;
-    let bucket = this.buckets.get(h);
-    if (bucket) {
-      for (const e of bucket) if (set.sameWindow(e.lo, e.win) && this.equal(e.state, state)) return false;
-    } else {
-      bucket = [];
-      this.buckets.set(h, bucket);
+    const head = this.buckets.get(h);
+    const len = set.hi < set.lo ? 0 : set.hi - set.lo + 1;
+    const words = set.words;
+    for (let e = head; e; e = e.next) {
+      if (e.lo !== set.lo || e.len !== len) continue;
+      let same: boolean;
+      if (e.win) same = set.sameWindow(e.lo, e.win);
+      else same = (len < 1 || e.a === words[set.lo]) && (len < 2 || e.b === words[set.lo + 1]);
+      if (same && this.equal(e.state, state)) return false;
     }
-    const win = set.window();
-    bucket.push({ lo: set.lo, win, state });
-    this.words += win.length + 12;
+    const entry: Entry<S> = { lo: set.lo, len, a: 0, b: 0, win: undefined, state, next: head };
+    if (len > 2) entry.win = set.window();
+    else {
+      if (len > 0) entry.a = words[set.lo]!;
+      if (len > 1) entry.b = words[set.lo + 1]!;
+    }
+    this.buckets.set(h, entry);
+    this.words += len + 10;
     this.entries++;
     return true;
   }

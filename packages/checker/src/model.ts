@@ -18,6 +18,12 @@ export interface Model<S = unknown> {
   equal?(a: S, b: S): boolean;
   /** Splits a history into independent parts (P-compositionality): a history is linearizable iff each part is. */
   partition?(ops: Op[]): Op[][];
+  /**
+   * Says that a determinate op never changes the state (its legal steps, if any, return the state unchanged), e.g. a
+   * read. The search then linearizes it as soon as it is legal without branching, which removes the blow-up from
+   * many concurrent reads. Must not be true for an op that changes the state in some state.
+   */
+  readOnly?(op: Op): boolean;
   describeOp?(op: Op): string;
   describeState?(s: S): string;
 }

@@ -38,6 +38,8 @@ export interface SearchLimits {
   deadline: number;
   /** Memo-table budget in 32-bit words. */
   budgetWords: number;
+  /** Return the linearization found (with described states) when ok, for reports. */
+  keepLinearization?: boolean;
 }
 
 /**
@@ -120,8 +122,11 @@ export function checkPartitionLinearizable<S>(
     prevState: S;
     alts: S[];
     alt: number;
+    /** A read-only op linearized as soon as it was legal: no alternative order needs trying (see below). */
+    greedy: boolean;
   }
   const stack: Frame[] = [];
+  const readOnly = ops.map((op) => op.type !== "info" && (model.readOnly?.(op) ?? false));
   let state = model.init();
   const init = state;
   let cur = next[0]!;
@@ -129,7 +134,20 @@ export function checkPartitionLinearizable<S>(
   let startAlt = 0;
   let iter = 0;
   let bestDepth = -1;
-  let best: Pick<PartitionOutcome, "prefix" | "prefixStates" | "blocking" | "candidates" | "illegal"> = {};
+  let best: { state: S; blocking: number; candidates: number[] } | undefined;
+  const bestOps: number[] = [];
+  const bestStates: S[] = [];
+  let low = 0;
+  const described = (): Pick<PartitionOutcome, "prefix" | "prefixStates" | "blocking" | "candidates" | "illegal"> =>
+    best
+      ? {
+          prefix: bestOps.map((i) => positions[i]!),
+          prefixStates: bestStates.map(describe),
+          blocking: positions[best.blocking]!,
+          candidates: best.candidates.map((c) => positions[c]!),
+          illegal: best.candidates.filter((c) => model.step(best!.state, ops[c]!).length === 0).map((c) => positions[c]!),
+        }
+      : {};
 
   const finish = (verdict: PartitionOutcome["verdict"], extra: Partial<PartitionOutcome>): PartitionOutcome => ({
     key,
@@ -141,8 +159,27 @@ export function checkPartitionLinearizable<S>(
     ...extra,
   });
 
+  /** backtrack undoes the last choice that has an alternative; false when there is none left. */
+  const backtrack = (): boolean => {
+    for (;;) {
+      const frame = stack.pop();
+      if (!frame) return false;
+      if (stack.length < low) low = stack.length;
+      state = frame.prevState;
+      set.clear(frame.i);
+      unlift(frame.i);
+      if (det[frame.i]) remaining++;
+      if (frame.greedy) continue;
+      cur = 2 * frame.i + 1;
+      resumeAlts = frame.alts;
+      startAlt = frame.alt + 1;
+      return true;
+    }
+  };
+
   for (;;) {
     if (remaining === 0) {
+      if (!limits.keepLinearization) return finish("ok", {});
       return finish("ok", {
         linearization: stack.map((f) => positions[f.i]!),
         linearizationStates: stack.map((f) => describe(f.alts[f.alt]!)),
@@ -150,12 +187,12 @@ export function checkPartitionLinearizable<S>(
     }
     if ((++iter & 1023) === 0) {
       if (performance.now() > limits.deadline) {
-        return finish("unknown", { reason: `time limit reached after exploring ${memo.entries} configurations`, ...best });
+        return finish("unknown", { reason: `time limit reached after exploring ${memo.entries} configurations`, ...described() });
       }
       if (memo.words > limits.budgetWords) {
         return finish("unknown", {
           reason: `memory budget reached (${Math.round((memo.words * 4) / 2 ** 20)} MB of memo table)`,
-          ...best,
+          ...described(),
         });
       }
     }
@@ -165,12 +202,33 @@ export function checkPartitionLinearizable<S>(
     }
     if (cur & 1) {
       const i = (cur - 1) >> 1;
+      if (readOnly[i]) {
+        // A determinate op that never changes the state (a read, a cas that failed its compare), legal now, can be
+        // linearized now: any completion that places it later stays a completion with it moved here (ops that
+        // returned before its call are all linearized already). So configuration C fails iff C+op fails — take it
+        // greedily, never try it elsewhere, and if C+op was already explored (and failed), C fails too.
+        if (model.step(state, ops[i]!).length === 0) {
+          cur = next[cur]!;
+          continue;
+        }
+        set.set(i);
+        if (memo.add(set, state)) {
+          stack.push({ i, prevState: state, alts: [state], alt: 0, greedy: true });
+          lift(i);
+          remaining--;
+          cur = next[0]!;
+          continue;
+        }
+        set.clear(i);
+        if (!backtrack()) return finish("violation", described());
+        continue;
+      }
       const alts = resumeAlts ?? model.step(state, ops[i]!);
       let moved = false;
       for (let a = startAlt; a < alts.length; a++) {
         set.set(i);
         if (memo.add(set, alts[a]!)) {
-          stack.push({ i, prevState: state, alts, alt: a });
+          stack.push({ i, prevState: state, alts, alt: a, greedy: false });
           state = alts[a]!;
           lift(i);
           if (det[i]) remaining--;
@@ -187,27 +245,22 @@ export function checkPartitionLinearizable<S>(
     }
     // A return: its op must have been linearized before this point, so the last choice was wrong.
     if (stack.length > bestDepth) {
+      // Raw snapshot only (described when the verdict is known). Only the part of the stack that changed since the
+      // last snapshot is copied (`low` is the lowest the stack went since), so snapshots cost O(pushes) overall.
       bestDepth = stack.length;
+      bestOps.length = low;
+      bestStates.length = low;
+      for (let j = low; j < stack.length; j++) {
+        bestOps.push(stack[j]!.i);
+        bestStates.push(stack[j]!.alts[stack[j]!.alt]!);
+      }
+      low = stack.length;
       const candidates: number[] = [];
       for (let x = next[0]!; x !== cur && x !== -1; x = next[x]!) if (x & 1) candidates.push((x - 1) >> 1);
       const blocking = (cur - 2) >> 1;
       if (!candidates.includes(blocking)) candidates.push(blocking);
-      best = {
-        prefix: stack.map((f) => positions[f.i]!),
-        prefixStates: stack.map((f) => describe(f.alts[f.alt]!)),
-        blocking: positions[blocking]!,
-        candidates: candidates.map((c) => positions[c]!),
-        illegal: candidates.filter((c) => model.step(state, ops[c]!).length === 0).map((c) => positions[c]!),
-      };
+      best = { state, blocking, candidates };
     }
-    const frame = stack.pop();
-    if (!frame) return finish("violation", best);
-    state = frame.prevState;
-    set.clear(frame.i);
-    unlift(frame.i);
-    if (det[frame.i]) remaining++;
-    cur = 2 * frame.i + 1;
-    resumeAlts = frame.alts;
-    startAlt = frame.alt + 1;
+    if (!backtrack()) return finish("violation", described());
   }
 }

@@ -154,7 +154,7 @@ async function checkFile(
   const keys = new Set(ops.map((o) => o.key)).size;
   const lines: Line[] = [];
   let lin: LinearizabilityResult | undefined;
-  const linearizable = async (): Promise<LinearizabilityResult> => (lin ??= await checkLinearizable(ops, { model, timeLimitMs }));
+  const linearizable = async (): Promise<LinearizabilityResult> => (lin ??= await checkLinearizable(ops, { model, timeLimitMs, keepLinearization: reportPath !== undefined }));
   const notes: GuaranteeResult[] = [];
   for (const c of checks) {
     const t = performance.now();
