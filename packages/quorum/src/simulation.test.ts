@@ -1,6 +1,6 @@
 import { checkGuarantees, parseHistory } from "@consistency-lab/checker";
 import { findViolation } from "@consistency-lab/conformance";
-import type { Guarantee } from "@consistency-lab/kv";
+import { declaredGuarantees, type Guarantee, resolveOptions } from "@consistency-lab/kv";
 import { isTimeout, runSimulation, SimCluster, type SimConfig } from "@consistency-lab/sim";
 import { describe, expect, it } from "vitest";
 import type { QuorumCore } from "./core/quorum-core.js";
@@ -23,6 +23,28 @@ function seedsBreaking(config: Omit<SimConfig, "seed">, g: Guarantee, seeds: num
 }
 
 const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1);
+
+describe("declared guarantees under a busier workload with deletes", () => {
+  // More clients than nodes, five keys, deletes and duplicated messages: a delete must hide every value written
+  // before it, and a duplicated forward must not run a write twice. Only the declared guarantees are checked
+  // (cheap); the shared suite checks everything on the default workload.
+  const busy = { clients: 10, ops: 400, keys: 5, mix: { read: 0.4, write: 0.3, cas: 0.15, delete: 0.15 } };
+  for (const options of [{}, { readRepair: "blocking" }, { sloppy: true }] as const) {
+    it(`holds for ${JSON.stringify(options)}`, () => {
+      const declared = declaredGuarantees(
+        quorumEngine.supports(resolveOptions(quorumEngine.options, options)),
+      );
+      for (const seed of SEEDS.slice(0, 8)) {
+        const res = runSimulation({ engine: quorumEngine, options, seed, faults: "all", workload: busy });
+        const bad = checkGuarantees(parseHistory(res.history), declared).filter((r) => r.verdict !== "ok");
+        expect(
+          bad.map((b) => `${b.guarantee}: ${b.examples[0] ?? b.reason}`),
+          `seed ${seed}`,
+        ).toEqual([]);
+      }
+    });
+  }
+});
 
 describe("quorum in the simulator", () => {
   it("after a partition heals, every replica of every key holds the same values", () => {

@@ -418,6 +418,22 @@ describe("quorum core: deletes and tombstones", () => {
     expect(net.reply(g)).toMatchObject({ value: null });
   });
 
+  it("a delete with a stale context still hides values written before it (it reads first)", () => {
+    const net = new Net(three);
+    const w1 = net.request("n1", { op: "put", key: "k", value: "mine", options: { w: 3 } });
+    net.flush();
+    const stale = net.reply(w1)!.context!;
+    // Another client's blind write at another coordinator: concurrent with "mine" as far as DVVs can tell.
+    net.request("n2", { op: "put", key: "k", value: "theirs", options: { w: 3, context: "s:" } });
+    net.flush();
+    const d = net.request("n1", { op: "delete", key: "k", options: { context: stale } });
+    net.flush();
+    expect(net.reply(d)?.ok).toBe(true);
+    const g = net.request("n3", { op: "get", key: "k", options: { r: 3 } });
+    net.flush();
+    expect(net.reply(g)).toMatchObject({ value: null });
+  });
+
   it("reaps tombstones after the delay but keeps the causal context, so older copies stay dead", () => {
     const net = new Net(three, { tombstoneReapMs: 1000, antiEntropyMs: 0 });
     net.request("n1", { op: "put", key: "k", value: "v", options: { w: 3 } });
@@ -526,5 +542,26 @@ describe("quorum core: malformed peer messages", () => {
     for (const m of junk) expect(() => net.core("n1").step("n2", m as QuorumMessage)).not.toThrow();
     net.drain("n1");
     expect(net.core("n1").dump().size).toBe(0);
+  });
+});
+
+describe("quorum core: duplicated messages", () => {
+  it("runs a duplicated forward once: a cas is not executed twice", () => {
+    const net = new Net(five);
+    const ring = ringNew(five, 8);
+    const key = "dup-key";
+    const outsider = five.find((n) => !preferenceList(ring, key, 3).includes(n))!;
+    const id = net.request(outsider, { op: "cas", key, expected: null, value: "x" });
+    const [fwd] = net.take(isType("forward"));
+    net.deliver(fwd!);
+    net.deliver(fwd!);
+    // One read phase: the replica asked its two peers once, not twice.
+    expect(net.outbox.filter((s) => s.message.type === "fetch").length).toBe(2);
+    net.flush();
+    expect(net.reply(id)).toMatchObject({ ok: true, swapped: true });
+    expect(net.outbox).toEqual([]);
+    const g = net.request(outsider, { op: "get", key, options: { r: 3 } });
+    net.flush();
+    expect(net.reply(g)).toMatchObject({ value: "x" });
   });
 });

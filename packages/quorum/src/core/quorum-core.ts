@@ -90,6 +90,11 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   private opSeq = 0;
   private readonly pending = new Map<string, PendingOp>();
   private readonly lastHeard = new Map<NodeId, number>();
+  /**
+   * Forwarded requests already taken, until their deadline: a duplicated `forward` must not run a write twice
+   * (a second cas would fail its compare against the first one's value and could answer first).
+   */
+  private readonly forwardsSeen = new Map<string, number>();
   private readonly groups: string[];
   private readonly groupOfKey = new Map<string, string>();
   private nextPing: number;
@@ -176,12 +181,10 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
         return;
       }
     }
-    // cas reads first; so does a delete without a context, which otherwise could not supersede anything (Riak's
-    // delete fetches the object's vclock the same way).
-    if (
-      req.op === "cas" ||
-      (req.op === "delete" && ctx === undefined && this.config.conflicts === "siblings")
-    ) {
+    // cas reads first. So does a delete in siblings mode (as Riak's delete fetches the object first): it must
+    // supersede every value a read could return, not only those in the client's possibly stale context, or a
+    // value written before the delete would still be read after it.
+    if (req.op === "cas" || (req.op === "delete" && this.config.conflicts === "siblings")) {
       this.startRead(req, origin, r, deadline, w);
       return;
     }
@@ -390,7 +393,9 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
         }
       }
       // Not atomic: another write may land between this read and the write below (casAtomic is false).
-      this.startWrite(req, op.origin, w, op.deadline, undefined, merged ?? emptyFor(this.config));
+      const token = req.options?.context;
+      const ctx = token === undefined ? undefined : decodeContext(token);
+      this.startWrite(req, op.origin, w, op.deadline, ctx, merged ?? emptyFor(this.config));
     } catch (e) {
       if (!(e instanceof KvError)) throw e;
       this.reply(op.origin, req.id, errorReply(req.id, e));
@@ -544,6 +549,9 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
         return;
       }
       case "forward": {
+        const seen = `${from}\u0000${m.fwd}`;
+        if (this.forwardsSeen.has(seen)) return;
+        this.forwardsSeen.set(seen, this.now + this.config.timeoutMs);
         const req = m.req;
         const origin: Origin = { kind: "forward", from, fwd: m.fwd };
         try {
@@ -697,6 +705,8 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     if (this.config.tombstoneReapMs > 0)
       this.persist.push(...this.replica.reap(now, this.config.tombstoneReapMs));
     for (const op of [...this.pending.values()]) if (now >= op.deadline) this.expire(op);
+    // The forwarder has given up by then, so a duplicate arriving later has nobody to answer.
+    for (const [k, until] of this.forwardsSeen) if (now >= until) this.forwardsSeen.delete(k);
   }
 
   /**
