@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -205,10 +205,64 @@ describe("clab cluster with Raft (real processes)", () => {
     expect(wrong.stderr).toMatch(/^KV_UNAUTHORIZED/);
     expect(wrong.stdout).toBe("");
 
+    const twice = await clab([
+      "cluster",
+      "up",
+      "--engine",
+      "raft",
+      "--nodes",
+      "3",
+      "--port",
+      "1",
+      "--data",
+      up.dir,
+    ]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/still running/);
+
     const down = await clab(["cluster", "down", "--data", up.dir]);
     expect(down.code, down.stderr).toBe(0);
     expect(await waitGone([up.supervisor.pid!, ...up.file.nodes.map((n) => n.pid)], 12_000)).toBe(true);
   }, 90_000);
+
+  it("cluster up fails with exit 1 and stops the nodes it started when one cannot listen (no crash loop)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clab-cluster-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const port = await freeBase(3);
+    // Something else holds n2's port (it accepts and holds connections, as a stray process would).
+    const held = new Set<import("node:net").Socket>();
+    const blocker = createServer((sock) => {
+      held.add(sock);
+      sock.on("error", () => {});
+    }).listen(port + 1, "127.0.0.1");
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const sock of held) sock.destroy();
+          blocker.close(() => r());
+        }),
+    );
+    await new Promise((r) => blocker.once("listening", r));
+    const r = await clab([
+      "cluster",
+      "up",
+      "--engine",
+      "raft",
+      "--nodes",
+      "3",
+      "--port",
+      String(port),
+      "--data",
+      dir,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/node n2 exited before serving/);
+    expect(r.stderr).toMatch(/EADDRINUSE/);
+    expect(r.stdout).not.toMatch(/cluster ready/);
+    // Nothing keeps running: every node process of this run is gone.
+    const running = spawnSync("pgrep", ["-f", `--data ${dir}/n`], { encoding: "utf8" }).stdout.trim();
+    expect(running).toBe("");
+  }, 60_000);
 
   it("kill -9 of the leader under load: a new leader serves, the old node restarts from LevelDB and catches up, no acknowledged write is lost, the history checks", async () => {
     const up = await clusterUp();
