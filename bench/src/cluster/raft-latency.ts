@@ -8,6 +8,7 @@ import { summarize } from "../stats.js";
 export interface RaftLatencyRow {
   scenario: "raft-latency";
   engine: "raft";
+  options: Record<string, string>;
   op: BenchOp;
   clients: number;
   delayMs: number;
@@ -19,6 +20,8 @@ export interface RaftLatencyRow {
   p95Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The protocol floor: one majority round trip, 2 × the injected one-way delay (ARCHITECTURE §6). */
+  floorMs: number;
 }
 
 /** RaftLatencyOptions choose the grid; defaults are the issue's: 1 and 64 clients, 0 and 20 ms one-way delay. */
@@ -87,6 +90,7 @@ export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}
             rows.push({
               scenario: "raft-latency",
               engine: "raft",
+              options: {},
               op,
               clients,
               delayMs,
@@ -98,6 +102,7 @@ export async function raftLatency(launcher: Launcher, o: RaftLatencyOptions = {}
               p95Ms: s.p95,
               p99Ms: s.p99,
               maxMs: s.max,
+              floorMs: 2 * delayMs,
             });
           }
         } finally {
@@ -149,9 +154,19 @@ export function formatRows(rows: RaftLatencyRow[]): string {
     "timeouts",
   ];
   const body = rows.map((r) =>
-    [r.op, r.clients, r.delayMs, r.opsPerSec, r.p50Ms, r.p99Ms, r.maxMs, r.ops, r.errors, r.timeouts].map(
-      String,
-    ),
+    [
+      r.op,
+      r.clients,
+      r.delayMs,
+      r.floorMs,
+      r.opsPerSec,
+      r.p50Ms,
+      r.p99Ms,
+      r.maxMs,
+      r.ops,
+      r.errors,
+      r.timeouts,
+    ].map(String),
   );
   const all = [head, ...body];
   const w = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
