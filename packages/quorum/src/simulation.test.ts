@@ -29,7 +29,10 @@ describe("declared guarantees under a busier workload with deletes", () => {
   // before it, and a duplicated forward must not run a write twice. Only the declared guarantees are checked
   // (cheap); the shared suite checks everything on the default workload.
   const busy = { clients: 10, ops: 400, keys: 5, mix: { read: 0.4, write: 0.3, cas: 0.15, delete: 0.15 } };
-  for (const options of [{}, { readRepair: "blocking" }, { sloppy: true }] as const) {
+  for (const options of [{}, { readRepair: "blocking" }, { sloppy: true }] as Record<
+    string,
+    string | boolean
+  >[]) {
     it(`holds for ${JSON.stringify(options)}`, () => {
       const declared = declaredGuarantees(
         quorumEngine.supports(resolveOptions(quorumEngine.options, options)),
