@@ -145,6 +145,7 @@ export function formatRows(rows: RaftLatencyRow[]): string {
     "op",
     "clients",
     "delay ms",
+    "floor ms",
     "ops/s",
     "p50 ms",
     "p99 ms",
