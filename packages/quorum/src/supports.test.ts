@@ -18,10 +18,11 @@ describe("quorum supports", () => {
   });
 
   it("never declares linearizability or atomic cas, whatever the quorum sizes", () => {
-    for (const raw of [
+    const raws: Record<string, string | number>[] = [
       { r: 3, w: 3 },
       { readRepair: "blocking", r: 3, w: 1 },
-    ]) {
+    ];
+    for (const raw of raws) {
       expect(declared(raw)).not.toContain("linearizable");
       expect(declared(raw)).not.toContain("casAtomic");
     }
