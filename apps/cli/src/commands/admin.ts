@@ -7,6 +7,7 @@ import {
   endpointsOf,
   reportFailure,
   timeoutOf,
+  tlsOf,
   withClientFlags,
 } from "./kv.js";
 
@@ -76,7 +77,7 @@ export function registerAdmin(program: Command): void {
 async function runAdmin(flags: ClientFlags, cmds: Omit<AdminCommand, "id">[]): Promise<void> {
   let session: AdminSession | undefined;
   try {
-    session = await openAdminSession(endpointsOf(flags), adminToken(flags), timeoutOf(flags));
+    session = await openAdminSession(endpointsOf(flags), adminToken(flags), timeoutOf(flags), tlsOf(flags));
     for (const cmd of cmds) {
       const reply = await sendToLeader(session, cmd);
       if (reply.error) throw KvError.from(reply.error);

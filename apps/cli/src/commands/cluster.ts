@@ -44,6 +44,9 @@ interface UpFlags {
   tickMs?: string;
   logLevel?: string;
   readyTimeoutMs: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -122,6 +125,9 @@ export function registerCluster(program: Command): void {
     .option("--tick-ms <ms>", "wall-clock tick period of each node")
     .option("--log-level <level>", "node log level")
     .option("--ready-timeout-ms <ms>", "how long to wait for every node to serve", "20000")
+    .option("--tls-cert <file>", "serve wss:// with this certificate (every node)")
+    .option("--tls-key <file>", "private key for --tls-cert")
+    .option("--tls-ca <file>", "CA the nodes trust when dialing each other")
     .action(async (flags: UpFlags) => {
       const engine = findEngine(flags.engine);
       if (!engine) throw new UsageError(`unknown engine "${flags.engine}"; known: ${engineNames()}`);
@@ -150,9 +156,22 @@ export function registerCluster(program: Command): void {
       if (!flags.tokenFile) ensureToken(tokenFile);
       if (!flags.adminTokenFile) ensureToken(adminTokenFile);
 
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+        throw new UsageError("--tls-cert and --tls-key go together");
+      }
+      const tlsArgs = flags.tlsCert
+        ? [
+            "--tls-cert",
+            resolve(flags.tlsCert),
+            "--tls-key",
+            resolve(flags.tlsKey!),
+            ...(flags.tlsCa ? ["--tls-ca", resolve(flags.tlsCa)] : []),
+          ]
+        : [];
+      const scheme = flags.tlsCert ? "wss" : "ws";
       const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
       const endpoints = ids.map(
-        (_, i) => `ws://${flags.host.includes(":") ? `[${flags.host}]` : flags.host}:${port + i}`,
+        (_, i) => `${scheme}://${flags.host.includes(":") ? `[${flags.host}]` : flags.host}:${port + i}`,
       );
       const children = new Map<string, ChildProcess>();
       const infos: ClusterNodeInfo[] = [];
@@ -204,6 +223,7 @@ export function registerCluster(program: Command): void {
           ...flags.option.flatMap((o) => ["--option", o]),
           ...(flags.tickMs ? ["--tick-ms", flags.tickMs] : []),
           ...(flags.logLevel ? ["--log-level", flags.logLevel] : []),
+          ...tlsArgs,
         ];
         const logFd = openSync(log, "a");
         const child = spawn(process.execPath, [CLI_MAIN, ...argv, "--exit-on-stdin-close"], {

@@ -9,6 +9,7 @@ import {
   endpointsOf,
   reportFailure,
   timeoutOf,
+  tlsOf,
   withClientFlags,
 } from "./kv.js";
 
@@ -29,13 +30,14 @@ export async function openAdminSession(
   endpoints: string[],
   token: string,
   timeoutMs: number,
+  tls: { tls?: { ca: string } } = {},
 ): Promise<AdminSession> {
   const conns = new Map<NodeId, Promise<AdminClient>>();
   let first: AdminClient | undefined;
   let lastErr: unknown;
   for (const url of endpoints) {
     try {
-      first = await connectAdmin(url, token, { timeoutMs });
+      first = await connectAdmin(url, token, { timeoutMs, ...tls });
       break;
     } catch (e) {
       lastErr = e;
@@ -59,7 +61,7 @@ export async function openAdminSession(
           return Promise.reject(
             new UsageError(`unknown node ${id}; members: ${Object.keys(members).join(", ")}`),
           );
-        c = connectAdmin(url, token, { timeoutMs });
+        c = connectAdmin(url, token, { timeoutMs, ...tls });
         conns.set(id, c);
       }
       return c;
@@ -126,12 +128,15 @@ async function run(
   flags: FaultFlags,
   plan: (s: AdminSession) => { node: NodeId; cmd: FaultCommand }[],
 ): Promise<void> {
-  const session = await openAdminSession(endpointsOf(flags), adminToken(flags), timeoutOf(flags)).catch(
-    (e) => {
-      reportFailure(e);
-      return null;
-    },
-  );
+  const session = await openAdminSession(
+    endpointsOf(flags),
+    adminToken(flags),
+    timeoutOf(flags),
+    tlsOf(flags),
+  ).catch((e) => {
+    reportFailure(e);
+    return null;
+  });
   if (!session) return;
   try {
     const steps = plan(session);

@@ -12,6 +12,7 @@ export interface ClientFlags {
   adminTokenFile?: string;
   timeoutMs: string;
   json?: boolean;
+  tlsCa?: string;
 }
 
 /** withClientFlags adds --endpoints, --token-file, --timeout-ms and --json to a command. */
@@ -19,7 +20,8 @@ export function withClientFlags(cmd: Command, admin = false): Command {
   cmd
     .option("--endpoints <list>", "node endpoints ws://host:port,… (else env CLAB_ENDPOINTS)")
     .option("--timeout-ms <ms>", "deadline per operation", "5000")
-    .option("--json", "print JSON");
+    .option("--json", "print JSON")
+    .option("--tls-ca <file>", "PEM CA that signed the nodes' certificates (wss:// endpoints)");
   if (admin) cmd.option("--admin-token-file <file>", "admin token file (else env CLAB_ADMIN_TOKEN)");
   else cmd.option("--token-file <file>", "cluster token file (else env CLAB_TOKEN)");
   return cmd;
@@ -30,6 +32,11 @@ export function endpointsOf(flags: ClientFlags): string[] {
   const raw = flags.endpoints ?? process.env.CLAB_ENDPOINTS;
   if (!raw) throw new UsageError("give --endpoints ws://host:port,… (or set CLAB_ENDPOINTS)");
   return usage(() => parseEndpoints(raw));
+}
+
+/** tlsOf is the client TLS option from --tls-ca. */
+export function tlsOf(flags: ClientFlags): { tls?: { ca: string } } {
+  return flags.tlsCa ? { tls: { ca: flags.tlsCa } } : {};
 }
 
 /** timeoutOf reads --timeout-ms. */
@@ -81,6 +88,7 @@ async function withClient(flags: KvFlags, fn: (c: KvClient) => Promise<void>): P
     endpoints: endpointsOf(flags),
     token: clientToken(flags),
     timeoutMs: timeoutOf(flags),
+    ...tlsOf(flags),
   });
   try {
     await fn(client);

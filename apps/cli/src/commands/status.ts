@@ -7,6 +7,7 @@ import {
   endpointsOf,
   reportFailure,
   timeoutOf,
+  tlsOf,
   withClientFlags,
 } from "./kv.js";
 
@@ -114,6 +115,7 @@ export function registerStatus(program: Command): void {
       endpoints: endpointsOf(flags),
       token: clientToken(flags),
       timeoutMs: timeoutOf(flags),
+      ...tlsOf(flags),
     });
     try {
       const statuses = await client.status();
