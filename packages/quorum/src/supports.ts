@@ -43,6 +43,7 @@ export function quorumSupports(o: EngineOptions): Supports {
     converges
       ? `replicas converge through Merkle anti-entropy every ${ae} ms`
       : "convergence is not promised: anti-entropy is off or slower than the 1 s the claim is checked against",
+    "the promises are for the cluster's r and w: a request that asks for a smaller r or w (options.r, options.w) may not get them",
     sloppy
       ? "sloppy quorum: any side with W reachable nodes keeps accepting writes; hints hand them back"
       : "strict quorum: a side without W primaries of a key refuses its writes",
