@@ -112,7 +112,8 @@ export class MemoTable<S> {
       if (len > 1) entry.b = words[set.lo + 1]!;
     }
     this.buckets.set(h, entry);
-    this.words += len + 10;
+    // An entry object, its Map slot and the state reference cost about 28 words besides the window.
+    this.words += len + 28;
     this.entries++;
     return true;
   }

@@ -11,6 +11,8 @@ export interface GenerateOptions {
   /** Mean op latency and mean think time, in abstract ticks. */
   latency?: number;
   think?: number;
+  /** Relative weights of the ops; default read 0.5, write 0.3, cas 0.15, delete 0.05. */
+  mix?: { read?: number; write?: number; cas?: number; delete?: number };
   /** Append a read of a value nobody wrote on the first key at the end: the history is then not linearizable. */
   corruptLastRead?: boolean;
 }
@@ -44,6 +46,9 @@ export function generateHistory(o: GenerateOptions): HistoryEvent[] {
     result?: unknown;
     swapped?: boolean;
   }
+  const m = { read: 0.5, write: 0.3, cas: 0.15, delete: 0.05, ...o.mix };
+  const total = m.read + m.write + m.cas + m.delete;
+  const cut = [m.read / total, (m.read + m.write) / total, (m.read + m.write + m.cas) / total];
   const perProc = Math.ceil(o.ops / o.processes);
   const gen: G[] = [];
   let unique = 0;
@@ -56,7 +61,7 @@ export function generateHistory(o: GenerateOptions): HistoryEvent[] {
       const info = rnd() < (o.infoRate ?? 0);
       const r = rnd();
       const key = `k${Math.floor(rnd() * o.keys)}`;
-      const f: HistoryEvent["f"] = r < 0.5 ? "read" : r < 0.8 ? "write" : r < 0.95 ? "cas" : "delete";
+      const f: HistoryEvent["f"] = r < cut[0]! ? "read" : r < cut[1]! ? "write" : r < cut[2]! ? "cas" : "delete";
       const value = f === "write" ? `v${++unique}` : f === "cas" ? [null, `v${++unique}`] : null;
       // An info op may take effect after its process gave up waiting.
       const lin = info ? call + rnd() * dur * 3 : call + rnd() * dur;
