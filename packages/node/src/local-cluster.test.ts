@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,5 +69,55 @@ describe("startLocalCluster with Raft over loopback WebSockets", () => {
     expect(checkLinearizableSync(ops).verdict).toBe("ok");
     // Every served request was counted by some node.
     expect(c.nodes.reduce((n, node) => n + node.status().opsServed, 0)).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+describe("startLocalCluster over TLS", () => {
+  it("serves wss:// to clients that trust the CA and replicates over wss:// peer links", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "clab-local-tls-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const cert = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    // A self-signed certificate for 127.0.0.1, made with openssl as the transport's TLS test does.
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+      ].concat(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]),
+      { stdio: "ignore" },
+    );
+    const c = await startLocalCluster({
+      engine: raftEngine,
+      nodes: 3,
+      logger: silent,
+      tls: { cert, key, ca: cert },
+    });
+    cleanup.push(() => c.stop());
+    expect(c.endpoints.every((e) => e.startsWith("wss://"))).toBe(true);
+    const client = new KvClient({
+      endpoints: c.endpoints,
+      token: c.token,
+      timeoutMs: 8000,
+      tls: { ca: cert },
+    });
+    cleanup.push(() => client.close());
+    await client.put("secure", "yes");
+    expect((await client.get("secure")).value).toBe("yes");
+    // The leader acknowledged only after a majority appended the entry, which reached them over wss:// peer links.
+    const appended = c.nodes.map((n) => (n.status() as NodeStatus).lastIndex ?? 0);
+    const last = Math.max(...appended);
+    expect(appended.filter((i) => i >= last).length).toBeGreaterThanOrEqual(2);
   }, 30_000);
 });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { EngineDefinition, NodeId, OptionValue } from "@consistency-lab/kv";
 import { MemoryStorage } from "@consistency-lab/storage";
 import type { pino } from "pino";
-import { Node, type NodeConfig } from "./node.js";
+import { Node, type NodeConfig, type TlsFiles } from "./node.js";
 import type { LoggerLike, TransportFactory } from "./node-transport.js";
 import { freePorts } from "./ports.js";
 
@@ -22,6 +22,8 @@ export interface LocalClusterOptions {
   tickMs?: number;
   logger?: pino.Logger | LoggerLike;
   transport?: TransportFactory;
+  /** Serve wss:// with these PEM files (the nodes trust `ca` when dialing each other). */
+  tls?: TlsFiles;
 }
 
 /** LocalCluster is a running in-process cluster. */
@@ -53,7 +55,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const ids = Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`);
   const ports =
     opts.basePort === undefined ? await freePorts(opts.nodes, host) : ids.map((_, i) => opts.basePort! + i);
-  const endpoints = ports.map((p) => `ws://${host}:${p}`);
+  const endpoints = ports.map((p) => `${opts.tls ? "wss" : "ws"}://${host}:${p}`);
   const members = Object.fromEntries(ids.map((id, i) => [id, endpoints[i]!]));
   const token = opts.token ?? randomBytes(24).toString("hex");
   const adminToken = opts.adminToken ?? randomBytes(24).toString("hex");
@@ -79,6 +81,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.transport ? { transport: opts.transport } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.dataDir ? {} : { storage: new MemoryStorage(backings[i]) }),
     };
   };
