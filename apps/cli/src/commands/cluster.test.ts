@@ -336,10 +336,20 @@ describe("clab cluster with Raft (real processes)", () => {
     const target = (await statuses(others, up.token)).find((s) => s.id === next)!.commitIndex!;
     let caughtUp = -1;
     for (const until = Date.now() + 15_000; Date.now() < until; await sleep(100)) {
-      caughtUp = (await statuses([oldNode.endpoint], up.token))[0]?.commitIndex ?? -1;
+      const s = (await statuses([oldNode.endpoint], up.token))[0];
+      caughtUp = typeof s?.applied === "number" ? s.applied : -1;
       if (caughtUp >= target) break;
     }
     expect(caughtUp).toBeGreaterThanOrEqual(target);
+
+    // The restarted node itself holds every acknowledged write: stale reads are served from its own state.
+    const local = new KvClient({ endpoints: [oldNode.endpoint], token: up.token, timeoutMs: 8000 });
+    cleanups.push(() => local.close());
+    for (const [key, value] of acked) {
+      const r = await local.get(key, { read: "stale" });
+      expect(r.value, key).toBe(value);
+      expect(r.meta?.node).toBe(old);
+    }
 
     const reader = new KvClient({ endpoints: up.endpoints, token: up.token, timeoutMs: 8000 });
     cleanups.push(() => reader.close());
