@@ -554,7 +554,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
   }
 
   /** sendAppend sends one append-request to `to` if flow control allows; returns whether it sent. */
-  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+  private sendAppend(to: NodeId): boolean {
     const pr = this.progress.get(to);
     if (pr === undefined || isPaused(pr, this.opts.maxInflightMsgs, this.opts.maxInflightBytes)) return false;
     const prevIndex = pr.next - 1;
@@ -563,16 +563,20 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.opts.maxMsgEntries, this.opts.maxMsgBytes);
     // A probe is sent even when empty: its reply tells where the logs match (etcd-io/raft probe state).
     const probing = pr.state === "probe" && pr.match < this.log.lastIndex();
-    if (entries.length === 0 && !sendIfEmpty && !probing) return false;
+    if (entries.length === 0 && !probing) return false;
     let bytes = 0;
     for (const e of entries) bytes += entrySize(e);
-    const m: RaftMessage = { type: "append-request", term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed };
+    // Thesis §10.2.1: an append carrying entries may leave before the leader's own write is durable (sendEarly),
+    // unless the hard state is dirty. Such a message may be released before earlier persist batches are durable
+    // too, so its commit index must not count the leader's own copy: it carries the index a quorum of the
+    // *followers* holds. The full commit index travels in regular messages, released after the batch.
+    const early = entries.length > 0 && !this.hsDirty;
+    const commit = early ? Math.min(this.log.committed, this.followerCommit()) : this.log.committed;
+    const m: RaftMessage = { type: "append-request", term: this.term, prevIndex, prevTerm, entries, commit };
     if (pr.state === "replicate" && pr.inflights.length === 0 && entries.length > 0) pr.lastProgressAt = this.now;
     sentEntries(pr, prevIndex + entries.length, bytes, entries.length);
-    this.sentCommit.set(to, this.log.committed);
-    // Thesis §10.2.1: the leader's appends may leave before its own write is durable, unless the hard state is
-    // still dirty (then nothing may leave early).
-    if (!this.hsDirty) this.early.push({ to, message: m });
+    this.sentCommit.set(to, commit);
+    if (early) this.early.push({ to, message: m });
     else this.msgs.push({ to, message: m });
     return true;
   }
@@ -585,25 +589,27 @@ export class RaftCore implements EngineCore<RaftMessage> {
   }
 
   private bcastAppend(): void {
-    for (const p of this.progress.keys()) this.sendAppend(p, false);
+    for (const p of this.progress.keys()) this.sendAppend(p);
   }
 
   /** flushLeader sends what is pending: reads to confirm, entries to pipeline, commit indexes to announce. */
   private flushLeader(): void {
     if (this.reads.hasUnassigned()) this.bcastHeartbeat();
     for (const [p, pr] of this.progress) {
-      let sent = false;
       // Pipelining: keep sending while the follower is in replicate state and the window has room.
       for (let k = 0; k < this.opts.maxInflightMsgs + 1; k++) {
         // Batching: while `batchInflight` appends are on their way, new proposals accumulate into the next one
         // (a driver that calls ready() after every input would otherwise send one entry per message).
         if (this.opts.batch && pr.state === "replicate" && pr.inflights.length >= this.opts.batchInflight) break;
-        if (!this.sendAppend(p, false)) break;
-        sent = true;
+        if (!this.sendAppend(p)) break;
         if (pr.state !== "replicate" || pr.next > this.log.lastIndex()) break;
       }
-      if (!sent && (this.sentCommit.get(p) ?? 0) < this.log.committed && pr.match >= this.log.committed) {
-        this.sendAppend(p, true);
+      // Announce a new commit index at once (not at the next heartbeat), in a regular message: a heartbeat of
+      // the current read round, whose commit is capped by what the follower is known to hold (Raft §5.3).
+      const commit = Math.min(this.log.committed, pr.match);
+      if ((this.sentCommit.get(p) ?? 0) < commit) {
+        this.send(p, { type: "heartbeat", term: this.term, commit, ctx: this.reads.lastCtx });
+        this.sentCommit.set(p, commit);
       }
     }
   }
@@ -614,9 +620,17 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.reads.unassigned = [];
     for (const [p, pr] of this.progress) {
       // Raft §5.3: commit only up to what the follower is known to hold, so it never commits a foreign suffix.
-      this.send(p, { type: "heartbeat", term: this.term, commit: Math.min(this.log.committed, pr.match), ctx });
+      const commit = Math.min(this.log.committed, pr.match);
+      this.send(p, { type: "heartbeat", term: this.term, commit, ctx });
+      if ((this.sentCommit.get(p) ?? 0) < commit) this.sentCommit.set(p, commit);
     }
     this.maybeConfirmReads();
+  }
+
+  /** followerCommit is the largest index a quorum of voters holds without counting the leader itself. */
+  private followerCommit(): number {
+    if (this.opts.broken === "early-commit") return this.log.committed;
+    return committedIndex(this.membership.voters, (id) => (id === this.id ? 0 : (this.progress.get(id)?.match ?? 0)));
   }
 
   /** maybeCommit advances the commit index to what a quorum of voters holds (Raft §5.3, §5.4.2). */
@@ -641,7 +655,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
       if (m.hintTerm !== undefined && m.hintTerm > 0) hint = this.log.findConflictByTerm(hint, m.hintTerm).index;
       if (maybeDecrTo(pr, m.index, hint)) {
         if (pr.state === "replicate") becomeProbe(pr);
-        this.sendAppend(from, false);
+        this.sendAppend(from);
       }
       return;
     }
@@ -963,7 +977,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.electionElapsed = 0;
     const pr = this.progress.get(to)!;
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
-    else this.sendAppend(to, false);
+    else this.sendAppend(to);
   }
 
   private sendTimeoutNow(to: NodeId): void {
