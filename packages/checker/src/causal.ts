@@ -148,6 +148,13 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
     }
     return undefined;
   };
+  /** prevWrite is the write of the same key just before node w in its process's order (-1: none). */
+  const prevWrite = (w: number): number => {
+    const list = writesBy.get(nodes[w]!.key)?.[proc[w]!];
+    if (!list) return -1;
+    const at = list.indexOf(w);
+    return at > 0 ? list[at - 1]! : -1;
+  };
   // vc[i*P+p] = highest po index of process p's ops strictly causally before node i (-1: none).
   const coBefore = (a: number, b: number): boolean => vc[b * P + proc[a]!]! >= pidx[a]!;
   const lastWriteBefore = (key: string, p: number, maxPidx: number): number => {
@@ -188,6 +195,7 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
     for (const [r, srcs] of rf) {
       const ri = nodeId.get(r);
       if (ri === undefined) continue;
+      const returned = srcs.length > 1 ? new Set(srcs.map((w) => nodeId.get(w)!)) : undefined;
       for (const w1op of srcs) {
         const w1 = nodeId.get(w1op)!;
         for (let p = 0; p < P; p++) {
@@ -198,7 +206,17 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
               () =>
                 `WriteCORead: ${opLabel(r)} returns the value of ${opLabel(w1op)}, which was overwritten by ${opLabel(nodes[w2]!)} causally before the read`,
             );
-          } else if (convergence) cf.push([w2, w1]);
+            continue;
+          }
+          if (!convergence) continue;
+          // With siblings (a multi-value read) the returned values are the maximal visible writes: a visible write
+          // causally below one of them is hidden by it, not arbitrated; one that is not must be arbitrated before
+          // each returned value. Per process, the latest such write stands for the earlier ones (po-before it).
+          let x = w2;
+          while (x >= 0 && returned?.has(x)) x = prevWrite(x);
+          if (x < 0 || x === w1) continue;
+          if (returned && [...returned].some((v) => coBefore(x, v))) continue;
+          cf.push([x, w1]);
         }
       }
     }
