@@ -183,6 +183,24 @@ describe("Raft §5.3 log replication", () => {
     expect(rd.replies).toContainEqual(expect.objectContaining({ id: "w", ok: true }));
   });
 
+  it("early appends never carry a commit index that counts the leader's own copy", () => {
+    const net = new Network(3);
+    const l = net.elect();
+    net.runFor(100);
+    const [f1, f2] = net.ids.filter((i) => i !== l) as [string, string];
+    net.isolate(f2);
+    net.request(l, { op: "put", key: "a", value: "1" });
+    net.runFor(20);
+    const c = net.core(l);
+    const committed = c.log.committed;
+    expect(c.progress.get(f2)!.match).toBeLessThan(committed);
+    c.request({ id: "w2", op: "put", key: "b", value: "2" });
+    const rd = c.ready();
+    const early = (rd.sendEarly ?? []).find((x) => x.to === f1)!.message as { commit: number };
+    // Only f1 and f2 count here, and f2 lags: the early message cannot tell f1 that `committed` is committed.
+    expect(early.commit).toBeLessThan(committed);
+  });
+
   it("a follower acknowledges entries only in the Ready that persists them", () => {
     const c = core("n2", ["n1", "n2", "n3"]);
     c.step("n1", { type: "append-request", term: 1, prevIndex: 0, prevTerm: 0, entries: [e(1, 1), e(2, 1)], commit: 0 });

@@ -392,10 +392,19 @@ export class RaftCore implements EngineCore<RaftMessage> {
       // broken=figure8: a leader that commits earlier terms' entries by counting replicas sees no need for the
       // no-op, and trusts its commit index at once.
       this.committedInTerm = true;
+      this.adoptFollowerReads();
       return;
     }
     // Raft §8: a leader commits a no-op of its term before it knows the commit index (and serves reads).
     this.appendEntry({ kind: "noop" });
+    this.adoptFollowerReads();
+  }
+
+  /** adoptFollowerReads serves, as leader, the reads this node had queued for a leader as a follower. */
+  private adoptFollowerReads(): void {
+    const unsent = this.reads.followerUnsent;
+    this.reads.followerUnsent = [];
+    for (const req of unsent) this.handleRead(req);
   }
 
   private campaign(transfer: boolean): void {
@@ -1042,9 +1051,6 @@ export class RaftCore implements EngineCore<RaftMessage> {
     if (this.membership.learners.includes(this.id)) return "learner";
     return isVoter(this.membership, this.id) ? "follower" : "non-member";
   }
-
-  /** Exposed for tests: step functions by role. */
-  static readonly roles: readonly Role[] = ["follower", "pre-candidate", "candidate", "leader"];
 
   // Internal hooks for the step functions below.
   /** @internal */
