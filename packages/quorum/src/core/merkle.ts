@@ -29,6 +29,28 @@ export function merkleBucket(key: string, leaves: number): number {
   return hashString(key, 0x2545f491) % leaves;
 }
 
+/** merkleLeaf hashes one bucket: its keys and their digests, in key order. */
+export function merkleLeaf(items: ReadonlyMap<string, string> | Iterable<readonly [string, string]>): string {
+  const lines: string[] = [];
+  for (const [key, digest] of items) lines.push(`${JSON.stringify(key)}:${digest}`);
+  return lines.length === 0 ? EMPTY : h(lines.sort().join("\n"));
+}
+
+/** merkleFromLeaves builds the inner nodes over leaf hashes (their count a power of two). */
+export function merkleFromLeaves(leafHashes: readonly string[]): MerkleTree {
+  const leaves = leafHashes.length;
+  if (!Number.isInteger(Math.log2(leaves)))
+    throw new TypeError(`merkle: leaves must be a power of two, got ${leaves}`);
+  const nodes = new Array<string>(2 * leaves - 1).fill(EMPTY);
+  for (let b = 0; b < leaves; b++) nodes[leaves - 1 + b] = leafHashes[b]!;
+  for (let i = leaves - 2; i >= 0; i--) {
+    const l = nodes[2 * i + 1]!;
+    const r = nodes[2 * i + 2]!;
+    nodes[i] = l === EMPTY && r === EMPTY ? EMPTY : h(`${l}|${r}`);
+  }
+  return { leaves, nodes };
+}
+
 /** merkleBuild builds the tree of a range from its keys and their state digests. */
 export function merkleBuild(
   entries: Iterable<readonly [key: string, digest: string]>,
@@ -36,20 +58,9 @@ export function merkleBuild(
 ): MerkleTree {
   if (!Number.isInteger(Math.log2(leaves)))
     throw new TypeError(`merkleBuild: leaves must be a power of two, got ${leaves}`);
-  const buckets: string[][] = Array.from({ length: leaves }, () => []);
-  for (const [key, digest] of entries)
-    buckets[merkleBucket(key, leaves)]!.push(`${JSON.stringify(key)}:${digest}`);
-  const nodes = new Array<string>(2 * leaves - 1).fill(EMPTY);
-  for (let b = 0; b < leaves; b++) {
-    const items = buckets[b]!;
-    nodes[leaves - 1 + b] = items.length === 0 ? EMPTY : h(items.sort().join("\n"));
-  }
-  for (let i = leaves - 2; i >= 0; i--) {
-    const l = nodes[2 * i + 1]!;
-    const r = nodes[2 * i + 2]!;
-    nodes[i] = l === EMPTY && r === EMPTY ? EMPTY : h(`${l}|${r}`);
-  }
-  return { leaves, nodes };
+  const buckets: [string, string][][] = Array.from({ length: leaves }, () => []);
+  for (const [key, digest] of entries) buckets[merkleBucket(key, leaves)]!.push([key, digest]);
+  return merkleFromLeaves(buckets.map((b) => merkleLeaf(b)));
 }
 
 /** merkleDiff lists the leaf buckets whose hashes differ, descending only into subtrees whose hashes differ. */

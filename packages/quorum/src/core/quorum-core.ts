@@ -33,10 +33,11 @@ import {
   writeReady,
 } from "./coordinator.js";
 import { Hints } from "./hints.js";
-import { isMerkleTree, MERKLE_LEAVES, merkleBucket, merkleBuild, merkleDiff } from "./merkle.js";
+import { isMerkleTree, merkleDiff } from "./merkle.js";
 import type { QuorumMessage } from "./messages.js";
 import { parseConfig, type QuorumConfig } from "./options.js";
-import { Replica } from "./replica.js";
+import { RangeTrees } from "./range-trees.js";
+import { KEY_PREFIX, Replica } from "./replica.js";
 import { groupsOf, type Ring, replicaGroup, ringNew, ringWalk } from "./ring.js";
 import {
   type DecodedContext,
@@ -81,6 +82,7 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   private readonly variant: QuorumVariant;
   private readonly replica = new Replica();
   private readonly hints = new Hints();
+  private readonly trees = new RangeTrees();
   private readonly hlc: HybridLogicalClock = hlcNew();
   /** Counter of one-shot actors (`<id>~<seq>`) for dots minted outside the coordinator's own replica. */
   private seq = 0;
@@ -116,6 +118,7 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     this.incarnation = init.rng.nextU32().toString(36);
     for (const p of this.peers) if (p !== this.id) this.lastHeard.set(p, init.now);
     this.replica.restore(init.records);
+    for (const [k, e] of this.replica.entries) this.trees.update(this.groupOf(k), k, e.digest);
     this.hints.restore(init.records);
     const meta = init.records.get(META_KEY) as
       | { seq?: unknown; hlc?: { l?: unknown; c?: unknown } }
@@ -629,10 +632,9 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       // BROKEN on purpose in the drop-hints variant: the hint is acknowledged and forgotten.
       if (this.variant.dropHints) return;
       p = this.hints.add(hintFor, key, state);
-    } else if (overwrite) {
-      p = this.replica.overwrite(key, state, this.now);
     } else {
-      p = this.replica.merge(key, state, this.now);
+      p = overwrite ? this.replica.overwrite(key, state, this.now) : this.replica.merge(key, state, this.now);
+      if (p) this.trees.update(this.groupOf(key), key, this.replica.digest(key));
     }
     if (p) this.persist.push(p);
   }
@@ -649,18 +651,16 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   }
 
   private statesIn(group: string, buckets: readonly number[]): [string, KeyState][] {
-    const want = new Set(buckets);
     const out: [string, KeyState][] = [];
-    for (const [k, e] of this.replica.entries) {
-      if (this.groupOf(k) === group && want.has(merkleBucket(k, MERKLE_LEAVES))) out.push([k, e.state]);
+    for (const k of this.trees.keysIn(group, buckets)) {
+      const st = this.replica.get(k);
+      if (st !== undefined) out.push([k, st]);
     }
-    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return out;
   }
 
   private treeOf(group: string) {
-    const entries: [string, string][] = [];
-    for (const [k, e] of this.replica.entries) if (this.groupOf(k) === group) entries.push([k, e.digest]);
-    return merkleBuild(entries, MERKLE_LEAVES);
+    return this.trees.tree(group);
   }
 
   /** onTree compares a peer's tree of a range with ours and sends our states in the buckets that differ. */
@@ -702,8 +702,13 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       this.nextAntiEntropy = now + this.config.antiEntropyMs;
       this.antiEntropy();
     }
-    if (this.config.tombstoneReapMs > 0)
-      this.persist.push(...this.replica.reap(now, this.config.tombstoneReapMs));
+    if (this.config.tombstoneReapMs > 0) {
+      for (const p of this.replica.reap(now, this.config.tombstoneReapMs)) {
+        const key = p.key.slice(KEY_PREFIX.length);
+        this.trees.update(this.groupOf(key), key, this.replica.digest(key));
+        this.persist.push(p);
+      }
+    }
     for (const op of [...this.pending.values()]) if (now >= op.deadline) this.expire(op);
     // The forwarder has given up by then, so a duplicate arriving later has nobody to answer.
     for (const [k, until] of this.forwardsSeen) if (now >= until) this.forwardsSeen.delete(k);
