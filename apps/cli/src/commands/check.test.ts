@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,6 +71,22 @@ describe("clab check", () => {
     const r = clab("check", paths["s.jsonl"]!, "--consistency", "session");
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/s\.jsonl: violation \(2 ops, 1 keys, [\d.]+ s\) readYourWrites violation \(1\)/);
+  });
+
+  it("checks simulator histories: the reference engine's are ok, the broken engine's are violations", () => {
+    const dir = mkdtempSync(join(tmpdir(), "clab-check-sim-"));
+    const good = join(dir, "good");
+    const bad = join(dir, "bad");
+    expect(clab("sim", "--engine", "memory", "--seeds", "3", "--history", good).status).toBe(0);
+    const okRun = clab("check", ...readdirSync(good).map((f) => join(good, f)), "--model", "kv");
+    expect(okRun.stdout).toMatch(/checked 3 files: 3 ok, 0 violation/);
+    expect(okRun.status).toBe(0);
+    clab("sim", "--engine", "memory-broken-lagging-replica", "--seeds", "3", "--history", bad, "--no-shrink");
+    const files = readdirSync(bad).filter((f) => f.endsWith(".jsonl"));
+    const badRun = clab("check", ...files.map((f) => join(bad, f)), "--model", "kv", "--report", join(dir, "reports"));
+    expect(badRun.status).toBe(1);
+    expect(badRun.stdout).toMatch(/violation \(\d+ ops, \d+ keys, [\d.]+ s\) key "k\d": #\d+ p\d+ read/);
+    expect(readdirSync(join(dir, "reports"))).toHaveLength(files.length);
   });
 
   it("rejects bad arguments with exit 2", () => {
