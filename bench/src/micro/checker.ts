@@ -46,7 +46,15 @@ function scenarios(): Scenario[] {
   for (const ops of sizes) {
     for (const keys of [1, 10, 100]) {
       for (const infoRate of [0, 0.05]) {
-        out.push({ name: `${ops} ops, ${keys} keys, ${infoRate * 100}% info`, ops, keys, processes: 10, infoRate, timeLimitMs: NORMAL_LIMIT_MS, latency: 10 });
+        out.push({
+          name: `${ops} ops, ${keys} keys, ${infoRate * 100}% info`,
+          ops,
+          keys,
+          processes: 10,
+          infoRate,
+          timeLimitMs: NORMAL_LIMIT_MS,
+          latency: 10,
+        });
       }
     }
   }
@@ -65,7 +73,16 @@ function scenarios(): Scenario[] {
 }
 
 function history(s: Scenario): Op[] {
-  return parseHistory(generateHistory({ ops: s.ops, keys: s.keys, processes: s.processes, infoRate: s.infoRate, seed: 42, latency: s.latency }));
+  return parseHistory(
+    generateHistory({
+      ops: s.ops,
+      keys: s.keys,
+      processes: s.processes,
+      infoRate: s.infoRate,
+      seed: 42,
+      latency: s.latency,
+    }),
+  );
 }
 
 /** Child mode: one check, then the peak memory. */
@@ -76,7 +93,14 @@ function runOne(s: Scenario): void {
   const r = checkLinearizableSync(ops, { timeLimitMs: s.timeLimitMs });
   const seconds = (performance.now() - t0) / 1000;
   const peak = process.resourceUsage().maxRSS * 1024;
-  process.stdout.write(JSON.stringify({ verdict: r.verdict, seconds, peakMb: peak / 2 ** 20, growthMb: Math.max(0, peak - base) / 2 ** 20 }));
+  process.stdout.write(
+    JSON.stringify({
+      verdict: r.verdict,
+      seconds,
+      peakMb: peak / 2 ** 20,
+      growthMb: Math.max(0, peak - base) / 2 ** 20,
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -87,11 +111,21 @@ async function main(): Promise<void> {
   table.push("|---|---|---:|---:|---:|---:|");
   for (const s of list) {
     const child = JSON.parse(
-      execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--one", JSON.stringify(s)], { encoding: "utf8", maxBuffer: 1 << 20 }),
+      execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--one", JSON.stringify(s)], {
+        encoding: "utf8",
+        maxBuffer: 1 << 20,
+      }),
     ) as { verdict: string; seconds: number; peakMb: number; growthMb: number };
     const ops = history(s);
     const heavy = s.ops >= 100_000 || s.timeLimitMs === ADVERSARIAL_LIMIT_MS;
-    const bench = new Bench({ name: "checker", iterations: heavy ? 1 : 5, time: 0, warmup: !heavy, warmupIterations: 1, warmupTime: 0 });
+    const bench = new Bench({
+      name: "checker",
+      iterations: heavy ? 1 : 5,
+      time: 0,
+      warmup: !heavy,
+      warmupIterations: 1,
+      warmupTime: 0,
+    });
     let verdict = "";
     bench.add(s.name, () => {
       verdict = checkLinearizableSync(ops, { timeLimitMs: s.timeLimitMs }).verdict;
@@ -101,9 +135,17 @@ async function main(): Promise<void> {
     const result = task.result as { latency?: { mean: number }; runs?: number } | undefined;
     const mean = result?.latency?.mean ?? Number.NaN;
     const runs = task.runs;
-    table.push(`| ${s.name} | ${verdict} | ${(mean / 1000).toFixed(3)} | ${runs} | ${child.peakMb.toFixed(0)} | ${child.growthMb.toFixed(0)} |`);
+    table.push(
+      `| ${s.name} | ${verdict} | ${(mean / 1000).toFixed(3)} | ${runs} | ${child.peakMb.toFixed(0)} | ${child.growthMb.toFixed(0)} |`,
+    );
     process.stderr.write(`${table[table.length - 1]}\n`);
-    rows.push({ bench: "checker", case: s.name, value: mean / 1000, unit: "s", note: `${verdict}; peak RSS ${child.peakMb.toFixed(0)} MB` });
+    rows.push({
+      bench: "checker",
+      case: s.name,
+      value: mean / 1000,
+      unit: "s",
+      note: `${verdict}; peak RSS ${child.peakMb.toFixed(0)} MB`,
+    });
   }
   console.log("checkLinearizableSync on generated histories (kv model, in-thread; lower is better)");
   for (const line of table) console.log(line);

@@ -38,7 +38,10 @@ export function anomalyStats(ops: readonly Op[]): AnomalyStats {
   const byKey = new Map<string, Op[]>();
   for (const op of ops) {
     let l = byKey.get(op.key);
-    if (!l) byKey.set(op.key, (l = []));
+    if (!l) {
+      l = [];
+      byKey.set(op.key, l);
+    }
     l.push(op);
   }
   for (const kops of byKey.values()) {
@@ -53,7 +56,9 @@ export function anomalyStats(ops: readonly Op[]): AnomalyStats {
       else if (op.f === "cas") note(valueKey((op.value as unknown[])[1]), op.ret);
       else if (op.f === "delete") note(null, op.ret);
     }
-    const acked = kops.filter((op) => op.type === "ok" && (op.f === "write" || op.f === "cas" || op.f === "delete")).sort((a, b) => a.ret - b.ret);
+    const acked = kops
+      .filter((op) => op.type === "ok" && (op.f === "write" || op.f === "cas" || op.f === "delete"))
+      .sort((a, b) => a.ret - b.ret);
     const reads = kops.filter((op) => op.f === "read" && op.type === "ok").sort((a, b) => a.call - b.call);
     // Sweep reads by invoke; writes enter as they complete. A Fenwick tree over writes ranked by invoke answers
     // "how many completed writes were invoked after t" and the earliest completion time among them.
@@ -111,7 +116,8 @@ export function anomalyStats(ops: readonly Op[]): AnomalyStats {
       if (q.n === 0) continue;
       stats.staleReads++;
       stats.maxVersionsBehind = Math.max(stats.maxVersionsBehind, q.n);
-      if (r.callNs !== undefined && Number.isFinite(q.ns)) stats.maxMsBehind = Math.max(stats.maxMsBehind, (r.callNs - q.ns) / 1e6);
+      if (r.callNs !== undefined && Number.isFinite(q.ns))
+        stats.maxMsBehind = Math.max(stats.maxMsBehind, (r.callNs - q.ns) / 1e6);
     }
   }
   return stats;

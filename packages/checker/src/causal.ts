@@ -43,7 +43,11 @@ const WITNESS_REPAIRS = 6;
 export function checkCausal(ops: readonly Op[], convergence: boolean): GuaranteeResult {
   const g: Guarantee = convergence ? "causalConvergence" : "causal";
   const idx = new WriteIndex(ops);
-  if (idx.hasAppend) return unknownResult(g, "the causal check supports read, write, cas and delete only (the history has appends)");
+  if (idx.hasAppend)
+    return unknownResult(
+      g,
+      "the causal check supports read, write, cas and delete only (the history has appends)",
+    );
   const amb = idx.ambiguity(ops, true);
   if (amb) return unknownResult(g, `written values must be unique per key for the causal check: ${amb}`);
   const found = new Findings();
@@ -95,7 +99,8 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
     const op = nodes[i]!;
     let p = procs.get(op.process);
     if (p === undefined) {
-      procs.set(op.process, (p = perProc.length));
+      p = perProc.length;
+      procs.set(op.process, p);
       perProc.push([]);
     }
     if (op.type === "info") {
@@ -111,14 +116,19 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
     perProc[p]!.push(i);
   }
   const P = perProc.length;
-  if (n * P > MAX_CELLS) return unknownResult(g, `${n} ops × ${P} processes is beyond the causal check's table limit`);
+  if (n * P > MAX_CELLS)
+    return unknownResult(g, `${n} ops × ${P} processes is beyond the causal check's table limit`);
 
   const observedWriters = new Set<Op>(certainSources);
   const vc = new Int32Array(n * P);
   let writesBy = new Map<string, number[][]>();
 
   /** computeCo rebuilds co from the current rf: vector clocks and per-key write lists, or a cycle. */
-  const computeCo = (rf: Map<Op, Op[]>, writers: Set<Op>, extra: [number, number][] = []): number[] | undefined => {
+  const computeCo = (
+    rf: Map<Op, Op[]>,
+    writers: Set<Op>,
+    extra: [number, number][] = [],
+  ): number[] | undefined => {
     const preds: number[][] = Array.from({ length: n }, () => []);
     for (const list of perProc) for (let j = 1; j < list.length; j++) preds[list[j]!]!.push(list[j - 1]!);
     for (const [a, b] of detachedPred) preds[b]!.push(a);
@@ -143,7 +153,10 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
       const op = nodes[i]!;
       if (!isWrite(op) || (op.type === "info" && !writers.has(op))) continue;
       let per = writesBy.get(op.key);
-      if (!per) writesBy.set(op.key, (per = Array.from({ length: P }, () => [])));
+      if (!per) {
+        per = Array.from({ length: P }, () => []);
+        writesBy.set(op.key, per);
+      }
       per[proc[i]!]!.push(i);
     }
     return undefined;
@@ -181,15 +194,23 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
     }
     return -1;
   };
-  const cycleText = (cycle: number[]): string => `${cycle.map((i) => opLabel(nodes[i]!)).join(" → ")} → back to the first`;
+  const cycleText = (cycle: number[]): string =>
+    `${cycle.map((i) => opLabel(nodes[i]!)).join(" → ")} → back to the first`;
 
   /** patterns checks every bad pattern under one read-from attribution; examples go to `into`. */
   const patterns = (rf: Map<Op, Op[]>, inits: readonly Op[], writers: Set<Op>, into: Findings): void => {
     const cycle = computeCo(rf, writers);
-    if (cycle) return into.add(`CyclicCO: program order and read-from form a cycle: ${cycleText(cycle)}`);
+    if (cycle) {
+      into.add(`CyclicCO: program order and read-from form a cycle: ${cycleText(cycle)}`);
+      return;
+    }
     for (const r of inits) {
       const w = overwritten(nodeId.get(r)!, undefined);
-      if (w >= 0) into.add(() => `WriteCOInitRead: ${opLabel(r)} returns the initial (absent) value, but ${opLabel(nodes[w]!)} is causally before it`);
+      if (w >= 0)
+        into.add(
+          () =>
+            `WriteCOInitRead: ${opLabel(r)} returns the initial (absent) value, but ${opLabel(nodes[w]!)} is causally before it`,
+        );
     }
     const cf: [number, number][] = [];
     for (const [r, srcs] of rf) {
@@ -239,7 +260,8 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
   for (let round = 0; ambiguous.length > 0; round++) {
     const cycle = computeCo(rfOf, observedWriters);
     if (cycle) break;
-    if (round > MAX_ROUNDS) return unknownResult(g, "reads of absent could not be attributed to deletes within the round limit");
+    if (round > MAX_ROUNDS)
+      return unknownResult(g, "reads of absent could not be attributed to deletes within the round limit");
     tentativeInit = [];
     witnessRf = new Map();
     undecided = 0;
@@ -262,7 +284,10 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
         }
       }
       if (fits.length === 0) {
-        found.add(() => `WriteCORead: ${opLabel(r)} returns absent, but the initial state and every delete of the key are overwritten causally before the read`);
+        found.add(
+          () =>
+            `WriteCORead: ${opLabel(r)} returns absent, but the initial state and every delete of the key are overwritten causally before the read`,
+        );
       } else if (fits.length === 1 && !inPast) {
         forcedRf.set(r, fits[0]!);
         rfOf.get(r)!.push(fits[0]!);
@@ -299,7 +324,15 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
       if (di === undefined || d === r || coBefore(ri, di) || overwritten(ri, di) >= 0) continue;
       const t = Number.isFinite(d.ret) ? d.ret : d.call;
       const score =
-        strategy === 0 ? (d.ret < r.call ? 2e15 + t : d.call < r.ret ? 1e15 + d.call : -d.call) : d.call < r.ret ? 1e15 + t : -d.call;
+        strategy === 0
+          ? d.ret < r.call
+            ? 2e15 + t
+            : d.call < r.ret
+              ? 1e15 + d.call
+              : -d.call
+          : d.call < r.ret
+            ? 1e15 + t
+            : -d.call;
       if (score > bestScore) {
         best = d;
         bestScore = score;
@@ -355,7 +388,10 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
 }
 
 /** topoOrder is Kahn's algorithm over predecessor lists; on a cycle it returns one cycle's nodes. */
-function topoOrder(n: number, preds: number[][]): { ok: true; order: number[] } | { ok: false; cycle: number[] } {
+function topoOrder(
+  n: number,
+  preds: number[][],
+): { ok: true; order: number[] } | { ok: false; cycle: number[] } {
   const succs: number[][] = Array.from({ length: n }, () => []);
   const indeg = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -52,7 +52,10 @@ export function valueSet(r: Op): string {
 export function checkConvergence(ops: readonly Op[]): GuaranteeResult {
   const closing = closingReads(ops);
   if (closing.size === 0) {
-    return unknownResult("convergence", "no final reads (meta.final) and no read after the last write of any key");
+    return unknownResult(
+      "convergence",
+      "no final reads (meta.final) and no read after the last write of any key",
+    );
   }
   const found = new Findings();
   for (const [key, reads] of closing) {
@@ -63,7 +66,10 @@ export function checkConvergence(ops: readonly Op[]): GuaranteeResult {
         () =>
           `key ${JSON.stringify(key)} did not converge: ${[...sets]
             .slice(0, 3)
-            .map(([vs, r]) => `${r.node ? `node ${r.node}` : `process ${String(r.process)}`} reads {${vs}} (${opLabel(r)})`)
+            .map(
+              ([vs, r]) =>
+                `${r.node ? `node ${r.node}` : `process ${String(r.process)}`} reads {${vs}} (${opLabel(r)})`,
+            )
             .join("; ")}`,
       );
     }
@@ -81,7 +87,8 @@ export function checkConvergence(ops: readonly Op[]): GuaranteeResult {
  */
 export function checkNoLostWrites(ops: readonly Op[]): GuaranteeResult {
   const closing = closingReads(ops);
-  if (closing.size === 0) return unknownResult("noLostWrites", "no final reads and no read after the last write of any key");
+  if (closing.size === 0)
+    return unknownResult("noLostWrites", "no final reads and no read after the last write of any key");
   const found = new Findings();
   const byKey = new Map<string, Op[]>();
   for (const op of ops) push(byKey, op.key, op);
@@ -91,11 +98,18 @@ export function checkNoLostWrites(ops: readonly Op[]): GuaranteeResult {
     for (const op of kops) {
       if (op.type === "fail") continue;
       if (op.f === "write" || op.f === "cas" || op.f === "delete") {
-        const vk = op.f === "write" ? valueKey(op.value) : op.f === "cas" ? valueKey((op.value as unknown[])[1]) : null;
+        const vk =
+          op.f === "write"
+            ? valueKey(op.value)
+            : op.f === "cas"
+              ? valueKey((op.value as unknown[])[1])
+              : null;
         push(writers, vk, op);
       }
     }
-    const acked = kops.filter((op) => op.type === "ok" && (op.f === "write" || op.f === "cas" || op.f === "append"));
+    const acked = kops.filter(
+      (op) => op.type === "ok" && (op.f === "write" || op.f === "cas" || op.f === "append"),
+    );
     const lost = new Set<Op>();
     for (const r of reads) {
       const vks = readValues(r).map(valueKey);
@@ -119,7 +133,9 @@ export function checkNoLostWrites(ops: readonly Op[]): GuaranteeResult {
         found.add(
           () =>
             `lost write: ${opLabel(w)} was acknowledged, but the closing ${opLabel(r)} returns {${valueSet(r)}}, written ${
-              returned.size === 0 ? "by no op that could follow it" : "by op(s) that completed before it was invoked"
+              returned.size === 0
+                ? "by no op that could follow it"
+                : "by op(s) that completed before it was invoked"
             }`,
         );
       }
@@ -181,6 +197,9 @@ export function checkCasAtomic(ops: readonly Op[]): GuaranteeResult {
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   let l = m.get(k);
-  if (!l) m.set(k, (l = []));
+  if (!l) {
+    l = [];
+    m.set(k, l);
+  }
   l.push(v);
 }

@@ -6,7 +6,10 @@ import type { PartitionOutcome } from "./wgl.js";
 /** opLabel renders an op with its lines, e.g. `#12 p3 read x → 2 (lines 20–25)`. */
 export function opLabel(op: Op, model?: Model): string {
   const text = model?.describeOp ? model.describeOp(op) : describeKvOp(op);
-  const lines = op.completeLine !== undefined ? `lines ${op.invokeLine}–${op.completeLine}` : `line ${op.invokeLine}, never completed`;
+  const lines =
+    op.completeLine !== undefined
+      ? `lines ${op.invokeLine}–${op.completeLine}`
+      : `line ${op.invokeLine}, never completed`;
   return `#${op.index} ${text} (${lines})`;
 }
 
@@ -24,13 +27,16 @@ export function explainOutcome(o: PartitionOutcome, part: Op[], model: Model): s
   const keyName = o.key === "" ? "the register" : `key ${JSON.stringify(o.key)}`;
   const lines: string[] = [`${keyName} (${o.ops} ops) is not linearizable.`];
   if (prefix.length === 0) {
-    lines.push(`No op can be linearized first: from the initial state (${state}) nothing explains the history.`);
+    lines.push(
+      `No op can be linearized first: from the initial state (${state}) nothing explains the history.`,
+    );
   } else {
     lines.push(
       `The longest linearizable prefix has ${prefix.length} op(s)${prefix.length > PREFIX_SHOWN ? `; its last ${PREFIX_SHOWN}` : ""}:`,
     );
     const from = Math.max(0, prefix.length - PREFIX_SHOWN);
-    for (let i = from; i < prefix.length; i++) lines.push(`  ${i + 1}. ${opLabel(part[prefix[i]!]!, model)}  ⇒ state ${states[i]}`);
+    for (let i = from; i < prefix.length; i++)
+      lines.push(`  ${i + 1}. ${opLabel(part[prefix[i]!]!, model)}  ⇒ state ${states[i]}`);
   }
   if (o.blocking !== undefined) {
     const b = part[o.blocking]!;
@@ -41,7 +47,8 @@ export function explainOutcome(o: PartitionOutcome, part: Op[], model: Model): s
   const illegal = (o.illegal ?? []).filter((i) => i !== o.blocking);
   if (illegal.length > 0) {
     lines.push(`Other pending ops that are illegal in state ${state}:`);
-    for (const i of illegal.slice(0, PREFIX_SHOWN)) lines.push(`  ${opLabel(part[i]!, model)} — ${whyIllegal(part[i]!)}`);
+    for (const i of illegal.slice(0, PREFIX_SHOWN))
+      lines.push(`  ${opLabel(part[i]!, model)} — ${whyIllegal(part[i]!)}`);
   }
   return lines.join("\n");
 }

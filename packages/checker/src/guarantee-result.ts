@@ -22,11 +22,17 @@ export class Findings {
 
   add(example: string | (() => string)): void {
     this.count++;
-    if (this.examples.length < MAX_EXAMPLES) this.examples.push(typeof example === "string" ? example : example());
+    if (this.examples.length < MAX_EXAMPLES)
+      this.examples.push(typeof example === "string" ? example : example());
   }
 
   result(guarantee: Guarantee): GuaranteeResult {
-    return { guarantee, verdict: this.count > 0 ? "violation" : "ok", count: this.count, examples: this.examples };
+    return {
+      guarantee,
+      verdict: this.count > 0 ? "violation" : "ok",
+      count: this.count,
+      examples: this.examples,
+    };
   }
 }
 

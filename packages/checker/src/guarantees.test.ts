@@ -55,7 +55,11 @@ describe("causal (Bouajjani et al. bad patterns)", () => {
   });
 
   it("WriteCOInitRead: reading the initial value after a causally earlier write", () => {
-    const bad = new HistoryBuilder().op(1, "write", "x", 1).op(1, "write", "y", 1).op(2, "read", "y", 1).op(2, "read", "x", null);
+    const bad = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(1, "write", "y", 1)
+      .op(2, "read", "y", 1)
+      .op(2, "read", "x", null);
     const r = verdict(bad.ops(), "causal");
     expect(r.verdict).toBe("violation");
     expect(r.examples[0]).toContain("WriteCOInitRead");
@@ -65,11 +69,19 @@ describe("causal (Bouajjani et al. bad patterns)", () => {
   });
 
   it("WriteCORead: reading a value overwritten in the causal past", () => {
-    const bad = new HistoryBuilder().op(1, "write", "x", 1).op(1, "write", "x", 2).op(2, "read", "x", 2).op(2, "read", "x", 1);
+    const bad = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(1, "write", "x", 2)
+      .op(2, "read", "x", 2)
+      .op(2, "read", "x", 1);
     const r = verdict(bad.ops(), "causal");
     expect(r.verdict).toBe("violation");
     expect(r.examples[0]).toContain("WriteCORead");
-    const good = new HistoryBuilder().op(1, "write", "x", 1).op(3, "write", "x", 2).op(2, "read", "x", 2).op(2, "read", "x", 1);
+    const good = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(3, "write", "x", 2)
+      .op(2, "read", "x", 2)
+      .op(2, "read", "x", 1);
     expect(verdict(good.ops(), "causal").verdict).toBe("ok");
   });
 
@@ -95,15 +107,27 @@ describe("causal (Bouajjani et al. bad patterns)", () => {
   });
 
   it("siblings: each returned value is read-from", () => {
-    const good = new HistoryBuilder().op(1, "write", "x", 1).op(2, "write", "x", 2).op(3, "read", "x", null, "ok", { values: [1, 2] });
+    const good = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(2, "write", "x", 2)
+      .op(3, "read", "x", null, "ok", { values: [1, 2] });
     expect(verdict(good.ops(), "causal").verdict).toBe("ok");
     // A sibling that p1 itself overwrote is not concurrent: WriteCORead.
-    const bad = new HistoryBuilder().op(1, "write", "x", 1).op(1, "write", "x", 2).op(3, "read", "x", null, "ok", { values: [1, 2] });
+    const bad = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(1, "write", "x", 2)
+      .op(3, "read", "x", null, "ok", { values: [1, 2] });
     expect(verdict(bad.ops(), "causal").verdict).toBe("violation");
   });
 
   it("an info write is not program-ordered before its process's later ops", () => {
-    const b = new HistoryBuilder().invoke(1, "write", "x", 1).info(1).op(1, "read", "x", null).op(2, "read", "x", 1).op(2, "write", "y", 1).op(1, "read", "y", null);
+    const b = new HistoryBuilder()
+      .invoke(1, "write", "x", 1)
+      .info(1)
+      .op(1, "read", "x", null)
+      .op(2, "read", "x", 1)
+      .op(2, "write", "y", 1)
+      .op(1, "read", "y", null);
     expect(verdict(b.ops(), "causal").verdict).toBe("ok");
   });
 
@@ -146,43 +170,79 @@ describe("session guarantees", () => {
     const bad = new HistoryBuilder().op(2, "write", "x", 0).op(1, "write", "x", 1).op(1, "read", "x", 0);
     expect(verdict(bad.ops(), "readYourWrites").verdict).toBe("violation");
     // Another process's concurrent write may be ordered after ours.
-    const good = new HistoryBuilder().invoke(2, "write", "x", 0).op(1, "write", "x", 1).ok(2).op(1, "read", "x", 0);
+    const good = new HistoryBuilder()
+      .invoke(2, "write", "x", 0)
+      .op(1, "write", "x", 1)
+      .ok(2)
+      .op(1, "read", "x", 0);
     expect(verdict(good.ops(), "readYourWrites").verdict).toBe("ok");
   });
 
   it("monotonicReads", () => {
-    const bad = new HistoryBuilder().op(2, "write", "x", 1).op(2, "write", "x", 2).op(1, "read", "x", 2).op(1, "read", "x", 1);
+    const bad = new HistoryBuilder()
+      .op(2, "write", "x", 1)
+      .op(2, "write", "x", 2)
+      .op(1, "read", "x", 2)
+      .op(1, "read", "x", 1);
     const r = verdict(bad.ops(), "monotonicReads");
     expect(r.verdict).toBe("violation");
     expect(r.count).toBe(1);
-    const good = new HistoryBuilder().op(2, "write", "x", 1).op(2, "write", "x", 2).op(1, "read", "x", 1).op(1, "read", "x", 2);
+    const good = new HistoryBuilder()
+      .op(2, "write", "x", 1)
+      .op(2, "write", "x", 2)
+      .op(1, "read", "x", 1)
+      .op(1, "read", "x", 2);
     expect(verdict(good.ops(), "monotonicReads").verdict).toBe("ok");
   });
 
   it("monotonicWrites: a process's writes are seen in its order", () => {
-    const bad = new HistoryBuilder().op(1, "write", "x", 1).op(1, "write", "y", 1).op(2, "read", "y", 1).op(2, "read", "x", null);
+    const bad = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(1, "write", "y", 1)
+      .op(2, "read", "y", 1)
+      .op(2, "read", "x", null);
     expect(verdict(bad.ops(), "monotonicWrites").verdict).toBe("violation");
     expect(verdict(bad.ops(), "monotonicReads").verdict).toBe("ok");
-    const good = new HistoryBuilder().op(1, "write", "x", 1).op(1, "write", "y", 1).op(2, "read", "y", 1).op(2, "read", "x", 1);
+    const good = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(1, "write", "y", 1)
+      .op(2, "read", "y", 1)
+      .op(2, "read", "x", 1);
     expect(verdict(good.ops(), "monotonicWrites").verdict).toBe("ok");
   });
 
   it("writesFollowReads: a write is ordered after what its writer had read", () => {
-    const bad = new HistoryBuilder().op(3, "write", "x", 1).op(1, "read", "x", 1).op(1, "write", "y", 1).op(2, "read", "y", 1).op(2, "read", "x", null);
+    const bad = new HistoryBuilder()
+      .op(3, "write", "x", 1)
+      .op(1, "read", "x", 1)
+      .op(1, "write", "y", 1)
+      .op(2, "read", "y", 1)
+      .op(2, "read", "x", null);
     expect(verdict(bad.ops(), "writesFollowReads").verdict).toBe("violation");
-    const good = new HistoryBuilder().op(3, "write", "x", 1).op(1, "read", "x", 1).op(1, "write", "y", 1).op(2, "read", "y", 1).op(2, "read", "x", 1);
+    const good = new HistoryBuilder()
+      .op(3, "write", "x", 1)
+      .op(1, "read", "x", 1)
+      .op(1, "write", "y", 1)
+      .op(2, "read", "y", 1)
+      .op(2, "read", "x", 1);
     expect(verdict(good.ops(), "writesFollowReads").verdict).toBe("ok");
   });
 
   it("siblings count as having seen every returned value", () => {
-    const b = new HistoryBuilder().op(1, "write", "x", 1).op(2, "write", "x", 2).op(1, "read", "x", null, "ok", { values: [2, 1] });
+    const b = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(2, "write", "x", 2)
+      .op(1, "read", "x", null, "ok", { values: [2, 1] });
     expect(verdict(b.ops(), "readYourWrites").verdict).toBe("ok");
   });
 });
 
 describe("convergence, lost writes, cas atomicity", () => {
   it("convergence: final reads agree / disagree", () => {
-    const good = new HistoryBuilder().op(1, "write", "x", 1).op(2, "read", "x", 1, "ok", FINAL).op(3, "read", "x", 1, "ok", FINAL);
+    const good = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(2, "read", "x", 1, "ok", FINAL)
+      .op(3, "read", "x", 1, "ok", FINAL);
     expect(verdict(good.ops(), "convergence").verdict).toBe("ok");
     const bad = new HistoryBuilder()
       .op(1, "write", "x", 1, "ok", { node: "n1" })
@@ -201,24 +261,41 @@ describe("convergence, lost writes, cas atomicity", () => {
   });
 
   it("noLostWrites", () => {
-    const bad = new HistoryBuilder().op(1, "write", "x", 1).op(2, "write", "x", 2).op(3, "read", "x", 1, "ok", FINAL);
+    const bad = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(2, "write", "x", 2)
+      .op(3, "read", "x", 1, "ok", FINAL);
     const r = verdict(bad.ops(), "noLostWrites");
     expect(r.verdict).toBe("violation");
     expect(r.examples[0]).toContain("lost write");
-    const concurrent = new HistoryBuilder().invoke(1, "write", "x", 1).op(2, "write", "x", 2).ok(1).op(3, "read", "x", 1, "ok", FINAL);
+    const concurrent = new HistoryBuilder()
+      .invoke(1, "write", "x", 1)
+      .op(2, "write", "x", 2)
+      .ok(1)
+      .op(3, "read", "x", 1, "ok", FINAL);
     expect(verdict(concurrent.ops(), "noLostWrites").verdict).toBe("ok");
-    const deleted = new HistoryBuilder().op(1, "write", "x", 1).op(2, "delete", "x", null).op(3, "read", "x", null, "ok", FINAL);
+    const deleted = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(2, "delete", "x", null)
+      .op(3, "read", "x", null, "ok", FINAL);
     expect(verdict(deleted.ops(), "noLostWrites").verdict).toBe("ok");
     const vanished = new HistoryBuilder().op(1, "write", "x", 1).op(3, "read", "x", null, "ok", FINAL);
     expect(verdict(vanished.ops(), "noLostWrites").verdict).toBe("violation");
   });
 
   it("casAtomic: two swaps from one occurrence of a value", () => {
-    const bad = new HistoryBuilder().op(1, "write", "x", 0).op(2, "cas", "x", [0, 1]).op(3, "cas", "x", [0, 2]);
+    const bad = new HistoryBuilder()
+      .op(1, "write", "x", 0)
+      .op(2, "cas", "x", [0, 1])
+      .op(3, "cas", "x", [0, 2]);
     const r = verdict(bad.ops(), "casAtomic");
     expect(r.verdict).toBe("violation");
     expect(r.count).toBe(1);
-    const reinstated = new HistoryBuilder().op(1, "write", "x", 0).op(2, "cas", "x", [0, 1]).op(1, "write", "x", 0).op(3, "cas", "x", [0, 2]);
+    const reinstated = new HistoryBuilder()
+      .op(1, "write", "x", 0)
+      .op(2, "cas", "x", [0, 1])
+      .op(1, "write", "x", 0)
+      .op(3, "cas", "x", [0, 2]);
     expect(verdict(reinstated.ops(), "casAtomic").verdict).toBe("ok");
     const absent = new HistoryBuilder().op(2, "cas", "x", [null, 1]).op(3, "cas", "x", [null, 2]);
     expect(verdict(absent.ops(), "casAtomic").verdict).toBe("violation");

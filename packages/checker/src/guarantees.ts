@@ -65,6 +65,8 @@ export function checkGuarantees(
         return checkNoLostWrites(ops);
       case "casAtomic":
         return checkCasAtomic(ops);
+      default:
+        throw new TypeError(`unknown guarantee ${JSON.stringify(g)}`);
     }
   });
 }

@@ -1,10 +1,11 @@
+export { type AnomalyStats, anomalyStats } from "./anomaly-stats.js";
+export { checkCausal } from "./causal.js";
+export { checkCasAtomic, checkConvergence, checkNoLostWrites, closingReads } from "./convergence.js";
+export { opLabel } from "./explain.js";
+export type { GuaranteeResult } from "./guarantee-result.js";
+export { checkGuarantees } from "./guarantees.js";
 export { HistoryError } from "./history-error.js";
-export type { Op } from "./op.js";
-export { isIndeterminate, readValues } from "./op.js";
-export { HistoryParser, parseHistory, readHistoryFile } from "./parse-history.js";
-export type { Model } from "./model.js";
-export { partitionByKey } from "./model.js";
-export { builtinModel, describeOp, kvModel, registerModel, type RegisterState } from "./kv-model.js";
+export { builtinModel, describeOp, kvModel, type RegisterState, registerModel } from "./kv-model.js";
 export {
   checkLinearizable,
   checkLinearizableSync,
@@ -12,19 +13,18 @@ export {
   type LinearizabilityOptions,
   type LinearizabilityResult,
 } from "./linearizable.js";
+export type { Model } from "./model.js";
+export { partitionByKey } from "./model.js";
+export type { Op } from "./op.js";
+export { isIndeterminate, readValues } from "./op.js";
+export { HistoryParser, parseHistory, readHistoryFile } from "./parse-history.js";
 export { checkSequentialSync, productModel, type SequentialResult } from "./sequential.js";
-export type { PartitionOutcome } from "./wgl.js";
-export { opLabel } from "./explain.js";
-export type { GuaranteeResult } from "./guarantee-result.js";
-export { checkGuarantees } from "./guarantees.js";
-export { checkCausal } from "./causal.js";
 export { checkSession, SESSION_GUARANTEES, type SessionGuarantee } from "./session.js";
-export { checkCasAtomic, checkConvergence, checkNoLostWrites, closingReads } from "./convergence.js";
-export { anomalyStats, type AnomalyStats } from "./anomaly-stats.js";
-export { HistoryBuilder } from "./testing/history-builder.js";
 export { bruteForceLinearizable, bruteForceSequential } from "./testing/brute-force.js";
+export { HistoryBuilder } from "./testing/history-builder.js";
+export type { PartitionOutcome } from "./wgl.js";
 
 /** Verdict is what `clab check` reports per file and model: `invalid` is a malformed history. */
 export type Verdict = "ok" | "violation" | "unknown" | "invalid";
 export { renderReport, writeReport } from "./report.js";
-export { generateHistory, type GenerateOptions } from "./testing/generate.js";
+export { type GenerateOptions, generateHistory } from "./testing/generate.js";

@@ -106,7 +106,14 @@ function makeModel(name: "register" | "kv", withAppend: boolean): Model<Register
 export function describeOp(op: Op): string {
   const who = `p${op.process}`;
   const key = op.key === "" ? "" : ` ${op.key}`;
-  const outcome = op.type === "info" ? "info (outcome unknown)" : op.type === "fail" ? (op.error ? `fail ${op.error}` : "fail") : "ok";
+  const outcome =
+    op.type === "info"
+      ? "info (outcome unknown)"
+      : op.type === "fail"
+        ? op.error
+          ? `fail ${op.error}`
+          : "fail"
+        : "ok";
   switch (op.f) {
     case "read":
       if (op.type !== "ok") return `${who} read${key} → ${outcome}`;

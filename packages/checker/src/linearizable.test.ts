@@ -32,16 +32,28 @@ describe("checkLinearizableSync: hand-written histories", () => {
   });
 
   it("rejects a read of the initial value after another read saw the new one (new-old inversion)", () => {
-    const b = new HistoryBuilder().invoke(1, "write", "x", 1).op(2, "read", "x", 1).op(3, "read", "x", null).ok(1);
+    const b = new HistoryBuilder()
+      .invoke(1, "write", "x", 1)
+      .op(2, "read", "x", 1)
+      .op(3, "read", "x", null)
+      .ok(1);
     expect(lin(b.ops())).toBe("violation");
   });
 
   it("lets an info write take effect late, or never", () => {
-    const late = new HistoryBuilder().invoke(1, "write", "x", 1).info(1).op(2, "read", "x", null).op(2, "read", "x", 1);
+    const late = new HistoryBuilder()
+      .invoke(1, "write", "x", 1)
+      .info(1)
+      .op(2, "read", "x", null)
+      .op(2, "read", "x", 1);
     expect(lin(late.ops())).toBe("ok");
     const never = new HistoryBuilder().invoke(1, "write", "x", 1).info(1).op(2, "read", "x", null);
     expect(lin(never.ops())).toBe("ok");
-    const flip = new HistoryBuilder().invoke(1, "write", "x", 1).info(1).op(2, "read", "x", 1).op(2, "read", "x", null);
+    const flip = new HistoryBuilder()
+      .invoke(1, "write", "x", 1)
+      .info(1)
+      .op(2, "read", "x", 1)
+      .op(2, "read", "x", null);
     expect(lin(flip.ops())).toBe("violation");
   });
 
@@ -51,25 +63,39 @@ describe("checkLinearizableSync: hand-written histories", () => {
   });
 
   it("ignores a fail with an error, and counts a write fail as not taken effect", () => {
-    const b = new HistoryBuilder().op(1, "write", "x", 1, "fail", { error: "KV_NOT_LEADER" }).op(2, "read", "x", 1);
+    const b = new HistoryBuilder()
+      .op(1, "write", "x", 1, "fail", { error: "KV_NOT_LEADER" })
+      .op(2, "read", "x", 1);
     expect(lin(b.ops())).toBe("violation");
-    const c = new HistoryBuilder().op(1, "write", "x", 1, "fail", { error: "KV_NOT_LEADER" }).op(2, "read", "x", null);
+    const c = new HistoryBuilder()
+      .op(1, "write", "x", 1, "fail", { error: "KV_NOT_LEADER" })
+      .op(2, "read", "x", null);
     expect(lin(c.ops())).toBe("ok");
   });
 
   it("cas: ok swaps, fail without error observed a mismatch, expected null is put-if-absent", () => {
-    const ok = new HistoryBuilder().op(1, "cas", "x", [null, 1]).op(2, "cas", "x", [1, 2]).op(3, "read", "x", 2);
+    const ok = new HistoryBuilder()
+      .op(1, "cas", "x", [null, 1])
+      .op(2, "cas", "x", [1, 2])
+      .op(3, "read", "x", 2);
     expect(lin(ok.ops())).toBe("ok");
     const badFail = new HistoryBuilder().op(1, "write", "x", 1).op(2, "cas", "x", [1, 2], "fail");
     expect(lin(badFail.ops())).toBe("violation");
-    const goodFail = new HistoryBuilder().op(1, "write", "x", 3).op(2, "cas", "x", [1, 2], "fail").op(3, "read", "x", 3);
+    const goodFail = new HistoryBuilder()
+      .op(1, "write", "x", 3)
+      .op(2, "cas", "x", [1, 2], "fail")
+      .op(3, "read", "x", 3);
     expect(lin(goodFail.ops())).toBe("ok");
     const double = new HistoryBuilder().op(1, "cas", "x", [null, 1]).op(2, "cas", "x", [null, 2]);
     expect(lin(double.ops())).toBe("violation");
   });
 
   it("delete of an absent key is ok and reads absent after", () => {
-    const b = new HistoryBuilder().op(1, "delete", "x", null).op(2, "write", "x", 1).op(1, "delete", "x", null).op(2, "read", "x", null);
+    const b = new HistoryBuilder()
+      .op(1, "delete", "x", null)
+      .op(2, "write", "x", 1)
+      .op(1, "delete", "x", null)
+      .op(2, "read", "x", null);
     expect(lin(b.ops())).toBe("ok");
   });
 
@@ -81,10 +107,16 @@ describe("checkLinearizableSync: hand-written histories", () => {
   });
 
   it("append: kv model concatenates; register model rejects append", () => {
-    const b = new HistoryBuilder().op(1, "append", "l", "a").op(2, "append", "l", "b").op(3, "read", "l", "ab");
+    const b = new HistoryBuilder()
+      .op(1, "append", "l", "a")
+      .op(2, "append", "l", "b")
+      .op(3, "read", "l", "ab");
     expect(checkLinearizableSync(b.ops(), { model: kvModel }).verdict).toBe("ok");
     expect(checkLinearizableSync(b.ops(), { model: registerModel }).verdict).toBe("violation");
-    const bad = new HistoryBuilder().op(1, "append", "l", "a").op(2, "append", "l", "b").op(3, "read", "l", "ba");
+    const bad = new HistoryBuilder()
+      .op(1, "append", "l", "a")
+      .op(2, "append", "l", "b")
+      .op(3, "read", "l", "ba");
     expect(checkLinearizableSync(bad.ops()).verdict).toBe("violation");
   });
 
@@ -124,7 +156,9 @@ const stepArb = fc.record({
   readsNull: fc.boolean(),
 });
 
-function buildRandom(steps: fc.RecordValue<typeof stepArb extends fc.Arbitrary<infer T> ? T : never>[]): Op[] {
+function buildRandom(
+  steps: fc.RecordValue<typeof stepArb extends fc.Arbitrary<infer T> ? T : never>[],
+): Op[] {
   const b = new HistoryBuilder();
   const inFlight = new Map<number, string>();
   for (const s of steps) {

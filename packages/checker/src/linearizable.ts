@@ -1,11 +1,11 @@
-import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { explainOutcome, opLabel } from "./explain.js";
 import { builtinModel, kvModel } from "./kv-model.js";
 import type { Model } from "./model.js";
 import type { Op } from "./op.js";
-import { explainOutcome, opLabel } from "./explain.js";
 import { checkPartitionLinearizable, type PartitionOutcome, type SearchLimits } from "./wgl.js";
 
 /** LinearizabilityOptions tune checkLinearizable. */
@@ -81,7 +81,10 @@ function partitionsOf(ops: Op[], model: Model): Op[][] {
  * with memoization (see wgl.ts), keys smallest first. Verdict `unknown` when the time or memory limit is reached —
  * never a silent pass.
  */
-export function checkLinearizableSync(ops: Op[], opts: Omit<LinearizabilityOptions, "workers"> = {}): LinearizabilityResult {
+export function checkLinearizableSync(
+  ops: Op[],
+  opts: Omit<LinearizabilityOptions, "workers"> = {},
+): LinearizabilityResult {
   const start = performance.now();
   const model = opts.model ?? kvModel;
   const limits = limitsOf(opts, start);
@@ -95,7 +98,10 @@ export function checkLinearizableSync(ops: Op[], opts: Omit<LinearizabilityOptio
  * large and the model is a built-in one (a user model's functions cannot cross a thread boundary, so it is checked
  * in-thread). Same verdicts as checkLinearizableSync.
  */
-export async function checkLinearizable(ops: Op[], opts: LinearizabilityOptions = {}): Promise<LinearizabilityResult> {
+export async function checkLinearizable(
+  ops: Op[],
+  opts: LinearizabilityOptions = {},
+): Promise<LinearizabilityResult> {
   const model = opts.model ?? kvModel;
   const builtin = builtinModel(model.name) === model;
   const parts = partitionsOf(ops, model);
@@ -107,7 +113,14 @@ export async function checkLinearizable(ops: Op[], opts: LinearizabilityOptions 
   const start = performance.now();
   const limits = limitsOf(opts, start);
   // performance.now() is per thread; workers get a remaining budget, not an absolute deadline.
-  const outcomes = await runOnWorkers(parts, model.name, limits.deadline - start, limits.budgetWords, limits.keepLinearization ?? false, workers);
+  const outcomes = await runOnWorkers(
+    parts,
+    model.name,
+    limits.deadline - start,
+    limits.budgetWords,
+    limits.keepLinearization ?? false,
+    workers,
+  );
   return assemble(ops, parts, outcomes, model, start);
 }
 
@@ -132,7 +145,10 @@ async function runOnWorkers(
         (w) =>
           new Promise<void>((resolve, reject) => {
             const send = (): void => {
-              if (nextJob >= order.length) return resolve();
+              if (nextJob >= order.length) {
+                resolve();
+                return;
+              }
               const idx = order[nextJob++]!;
               const remainingMs = budgetMs - (performance.now() - started);
               w.postMessage({ idx, ops: parts[idx], modelName, remainingMs, budgetWords, keepLinearization });
@@ -198,7 +214,8 @@ function assemble(
     result.summary = `key ${JSON.stringify(o.key)}: ${first ? `${opLabel(first, model)} cannot be linearized` : "no op can be linearized"} after ${o.prefix?.length ?? 0} op(s)`;
     const others = outcomes.filter((x) => x.verdict === "violation").length - 1;
     result.explanation =
-      explainOutcome(o, part, model) + (others > 0 ? `\n${others} other key(s) are not linearizable either.` : "");
+      explainOutcome(o, part, model) +
+      (others > 0 ? `\n${others} other key(s) are not linearizable either.` : "");
   } else {
     const unknown = outcomes.filter((o) => o.verdict === "unknown");
     if (unknown.length > 0) {

@@ -138,5 +138,6 @@ function defaultHash(s: unknown): string | number {
 /** stateEqual is a model's `equal`, defaulting to `===`, then JSON equality for objects. */
 export function stateEqual<S>(equal?: (a: S, b: S) => boolean): (a: S, b: S) => boolean {
   if (equal) return equal;
-  return (a, b) => a === b || (typeof a === "object" && typeof b === "object" && JSON.stringify(a) === JSON.stringify(b));
+  return (a, b) =>
+    a === b || (typeof a === "object" && typeof b === "object" && JSON.stringify(a) === JSON.stringify(b));
 }

@@ -33,7 +33,10 @@ export function partitionByKey(ops: Op[]): Op[][] {
   const byKey = new Map<string, Op[]>();
   for (const op of ops) {
     let list = byKey.get(op.key);
-    if (!list) byKey.set(op.key, (list = []));
+    if (!list) {
+      list = [];
+      byKey.set(op.key, list);
+    }
     list.push(op);
   }
   return [...byKey.values()];

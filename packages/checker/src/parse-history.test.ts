@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { HistoryError } from "./history-error.js";
 import { parseHistory, readHistoryFile } from "./parse-history.js";
 
-const lines = (...events: unknown[]) => events.map((e) => (typeof e === "string" ? e : JSON.stringify(e))).join("\n");
+const lines = (...events: unknown[]) =>
+  events.map((e) => (typeof e === "string" ? e : JSON.stringify(e))).join("\n");
 
 function errorLine(text: string): number {
   try {
@@ -31,7 +32,17 @@ describe("parseHistory", () => {
       ),
     );
     expect(ops).toHaveLength(3);
-    expect(ops[0]).toMatchObject({ f: "cas", value: [1, 2], type: "ok", call: 0, ret: 2, callNs: 1200000, retNs: 1900000, invokeLine: 1, completeLine: 3 });
+    expect(ops[0]).toMatchObject({
+      f: "cas",
+      value: [1, 2],
+      type: "ok",
+      call: 0,
+      ret: 2,
+      callNs: 1200000,
+      retNs: 1900000,
+      invokeLine: 1,
+      completeLine: 3,
+    });
     expect(ops[1]).toMatchObject({ f: "read", value: 2, node: "n2", invokeLine: 2, completeLine: 4 });
     expect(ops[2]).toMatchObject({ values: ["a", "b"], final: true, invokeLine: 6 });
   });
@@ -60,15 +71,30 @@ describe("parseHistory", () => {
 
   it("names the line of an unknown type or f", () => {
     expect(errorLine(lines({ process: 1, type: "begin", f: "read" }))).toBe(1);
-    expect(errorLine(lines({ process: 1, type: "invoke", f: "read" }, { process: 1, type: "ok", f: "scan" }))).toBe(2);
+    expect(
+      errorLine(lines({ process: 1, type: "invoke", f: "read" }, { process: 1, type: "ok", f: "scan" })),
+    ).toBe(2);
   });
 
   it("names the line of a completion with no invoke", () => {
-    expect(errorLine(lines({ process: 1, type: "invoke", f: "read" }, { process: 2, type: "ok", f: "read", value: 1 }))).toBe(2);
+    expect(
+      errorLine(
+        lines({ process: 1, type: "invoke", f: "read" }, { process: 2, type: "ok", f: "read", value: 1 }),
+      ),
+    ).toBe(2);
   });
 
   it("names the line of a second op in flight for one process", () => {
-    expect(errorLine(lines({ process: 1, type: "invoke", f: "read" }, "", { process: 1, type: "invoke", f: "write", value: 2 }))).toBe(3);
+    expect(
+      errorLine(
+        lines({ process: 1, type: "invoke", f: "read" }, "", {
+          process: 1,
+          type: "invoke",
+          f: "write",
+          value: 2,
+        }),
+      ),
+    ).toBe(3);
   });
 
   it("names the line of a cas whose value is not a pair", () => {
@@ -77,13 +103,18 @@ describe("parseHistory", () => {
   });
 
   it("rejects a completion whose f differs from the invoke", () => {
-    expect(errorLine(lines({ process: 1, type: "invoke", f: "read" }, { process: 1, type: "ok", f: "write" }))).toBe(2);
+    expect(
+      errorLine(lines({ process: 1, type: "invoke", f: "read" }, { process: 1, type: "ok", f: "write" })),
+    ).toBe(2);
   });
 
   it("streams a file line by line", async () => {
     const dir = mkdtempSync(join(tmpdir(), "clab-parse-"));
     const file = join(dir, "h.jsonl");
-    writeFileSync(file, `${lines({ process: 1, type: "invoke", f: "write", value: 1 }, { process: 1, type: "ok", f: "write", value: 1 })}\n`);
+    writeFileSync(
+      file,
+      `${lines({ process: 1, type: "invoke", f: "write", value: 1 }, { process: 1, type: "ok", f: "write", value: 1 })}\n`,
+    );
     expect(await readHistoryFile(file)).toHaveLength(1);
     writeFileSync(file, lines({ process: 1, type: "invoke", f: "write", value: 1 }, "nope"));
     await expect(readHistoryFile(file)).rejects.toMatchObject({ name: "HistoryError", line: 2 });

@@ -46,7 +46,8 @@ export class HistoryParser {
     if (e.time !== undefined && (typeof e.time !== "number" || !Number.isFinite(e.time))) {
       throw new HistoryError(line, `"time" must be a number`);
     }
-    if (e.values !== undefined && !Array.isArray(e.values)) throw new HistoryError(line, `"values" must be an array`);
+    if (e.values !== undefined && !Array.isArray(e.values))
+      throw new HistoryError(line, `"values" must be an array`);
     const key = e.key ?? "";
     const pos = this.position++;
     const final = e.final === true || e.meta?.final === true;
@@ -60,7 +61,10 @@ export class HistoryParser {
       }
       const value = e.value === undefined ? null : e.value;
       if (e.f === "cas" && !(Array.isArray(value) && value.length === 2)) {
-        throw new HistoryError(line, `a cas value must be a pair [expected, new], got ${JSON.stringify(e.value)}`);
+        throw new HistoryError(
+          line,
+          `a cas value must be a pair [expected, new], got ${JSON.stringify(e.value)}`,
+        );
       }
       if (e.f === "append" && typeof value !== "string") {
         throw new HistoryError(line, `an append value must be a string, got ${JSON.stringify(e.value)}`);
@@ -87,13 +91,22 @@ export class HistoryParser {
     }
     const op = this.inFlight.get(e.process);
     if (!op) {
-      throw new HistoryError(line, `${e.type} ${e.f} for process ${JSON.stringify(e.process)} with no op in flight`);
+      throw new HistoryError(
+        line,
+        `${e.type} ${e.f} for process ${JSON.stringify(e.process)} with no op in flight`,
+      );
     }
     if (op.f !== e.f) {
-      throw new HistoryError(line, `completion f ${JSON.stringify(e.f)} does not match the invoke's ${JSON.stringify(op.f)} (line ${op.invokeLine})`);
+      throw new HistoryError(
+        line,
+        `completion f ${JSON.stringify(e.f)} does not match the invoke's ${JSON.stringify(op.f)} (line ${op.invokeLine})`,
+      );
     }
     if ((e.key ?? "") !== op.key) {
-      throw new HistoryError(line, `completion key ${JSON.stringify(e.key)} does not match the invoke's (line ${op.invokeLine})`);
+      throw new HistoryError(
+        line,
+        `completion key ${JSON.stringify(e.key)} does not match the invoke's (line ${op.invokeLine})`,
+      );
     }
     this.inFlight.delete(e.process);
     op.type = e.type;
@@ -150,7 +163,10 @@ export function parseHistory(text: string | Iterable<HistoryEvent>): Op[] {
 /** readHistoryFile streams a JSON Lines history file line by line into ops. Throws HistoryError on bad input. */
 export async function readHistoryFile(path: string): Promise<Op[]> {
   const p = new HistoryParser();
-  const rl = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
+  const rl = createInterface({
+    input: createReadStream(path, { encoding: "utf8" }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
   let line = 0;
   for await (const text of rl) p.line(text, ++line);
   return p.finish();

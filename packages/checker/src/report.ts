@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
-import { describeOp } from "./kv-model.js";
 import type { GuaranteeResult } from "./guarantee-result.js";
+import { describeOp } from "./kv-model.js";
 import type { LinearizabilityResult } from "./linearizable.js";
 import type { Op } from "./op.js";
 
@@ -40,23 +40,32 @@ export function renderReport(
   const byKey = new Map<string, Op[]>();
   for (const op of ops) {
     let l = byKey.get(op.key);
-    if (!l) byKey.set(op.key, (l = []));
+    if (!l) {
+      l = [];
+      byKey.set(op.key, l);
+    }
     l.push(op);
   }
-  const order = [...byKey.keys()].sort((a, b) => (a === result.failingKey ? -1 : b === result.failingKey ? 1 : 0));
+  const order = [...byKey.keys()].sort((a, b) =>
+    a === result.failingKey ? -1 : b === result.failingKey ? 1 : 0,
+  );
   const keys = order.slice(0, MAX_KEYS + (result.failingKey !== undefined ? 1 : 0)).map((key) => {
     const kops = byKey.get(key)!.slice(0, MAX_OPS_PER_KEY);
     const lin = new Map<number, { n: number; state: string }>();
     let bad = new Set<number>();
     if (key === result.failingKey) {
-      (result.longestPrefix ?? []).forEach((op, n) => lin.set(op.index, { n: n + 1, state: result.prefixStates?.[n] ?? "" }));
+      for (const [n, op] of (result.longestPrefix ?? []).entries()) {
+        lin.set(op.index, { n: n + 1, state: result.prefixStates?.[n] ?? "" });
+      }
       bad = new Set((result.unlinearizable ?? []).map((o) => o.index));
     } else {
       const l = result.linearizations?.[key];
-      l?.ops.forEach((i, n) => lin.set(i, { n: n + 1, state: l.states[n] ?? "" }));
+      for (const [n, i] of (l?.ops ?? []).entries()) lin.set(i, { n: n + 1, state: l?.states[n] ?? "" });
     }
     // Compress the timeline to this key's own events so bars stay readable.
-    const times = [...new Set(kops.flatMap((o) => [o.call, o.ret]).filter(Number.isFinite))].sort((a, b) => a - b);
+    const times = [...new Set(kops.flatMap((o) => [o.call, o.ret]).filter(Number.isFinite))].sort(
+      (a, b) => a - b,
+    );
     const rank = new Map(times.map((t, i) => [t, i]));
     const end = times.length;
     const rows: ReportOp[] = kops.map((o) => {
@@ -65,7 +74,10 @@ export function renderReport(
         i: o.index,
         p: String(o.process),
         label: describeOp(o),
-        lines: o.completeLine !== undefined ? `lines ${o.invokeLine}–${o.completeLine}` : `line ${o.invokeLine} (never completed)`,
+        lines:
+          o.completeLine !== undefined
+            ? `lines ${o.invokeLine}–${o.completeLine}`
+            : `line ${o.invokeLine} (never completed)`,
         call: rank.get(o.call) ?? 0,
         ret: Number.isFinite(o.ret) ? rank.get(o.ret)! : end,
         type: o.error ? "refused" : o.type,
@@ -85,7 +97,13 @@ export function renderReport(
     seconds: result.seconds,
     explanation: result.explanation ?? "",
     omittedKeys: Math.max(0, byKey.size - keys.length),
-    notes: notes.map((g) => ({ guarantee: g.guarantee, verdict: g.verdict, count: g.count, examples: g.examples, reason: g.reason ?? "" })),
+    notes: notes.map((g) => ({
+      guarantee: g.guarantee,
+      verdict: g.verdict,
+      count: g.count,
+      examples: g.examples,
+      reason: g.reason ?? "",
+    })),
     perKey: keys,
   };
   const json = JSON.stringify(data).replace(/</g, "\\u003c");

@@ -1,9 +1,9 @@
+import { opLabel } from "./explain.js";
 import { kvModel } from "./kv-model.js";
+import { checkLinearizableSync, type LinearizabilityResult } from "./linearizable.js";
 import { LinearizedSet, MemoTable, stateEqual, stateHasher } from "./memo-table.js";
 import type { Model } from "./model.js";
 import type { Op } from "./op.js";
-import { opLabel } from "./explain.js";
-import { checkLinearizableSync, type LinearizabilityResult } from "./linearizable.js";
 import { isRelevant, type SearchLimits } from "./wgl.js";
 
 /** SequentialResult is the sequential-consistency verdict. */
@@ -29,13 +29,20 @@ interface SearchOutcome {
  * nowhere. Depth-first, candidates in invoke order (so a history that is close to linearizable is found fast),
  * memoized on (linearized set, state) like the linearizability search.
  */
-export function searchSequential<S>(ops: readonly Op[], model: Model<S>, limits: SearchLimits): SearchOutcome {
+export function searchSequential<S>(
+  ops: readonly Op[],
+  model: Model<S>,
+  limits: SearchLimits,
+): SearchOutcome {
   const rel = ops.filter(isRelevant).sort((a, b) => a.call - b.call);
   const n = rel.length;
   const procIndex = new Map<number | string, number>();
   const procOf = rel.map((op) => {
     let p = procIndex.get(op.process);
-    if (p === undefined) procIndex.set(op.process, (p = procIndex.size));
+    if (p === undefined) {
+      p = procIndex.size;
+      procIndex.set(op.process, p);
+    }
     return p;
   });
   const P = procIndex.size;
@@ -75,8 +82,10 @@ export function searchSequential<S>(ops: readonly Op[], model: Model<S>, limits:
   for (;;) {
     if (remaining === 0) return { verdict: "ok", deepest, stuck };
     if ((++iter & 1023) === 0) {
-      if (performance.now() > limits.deadline) return { verdict: "unknown", reason: "time limit reached", deepest, stuck };
-      if (memo.words > limits.budgetWords) return { verdict: "unknown", reason: "memory budget reached", deepest, stuck };
+      if (performance.now() > limits.deadline)
+        return { verdict: "unknown", reason: "time limit reached", deepest, stuck };
+      if (memo.words > limits.budgetWords)
+        return { verdict: "unknown", reason: "memory budget reached", deepest, stuck };
     }
     const f = stack[stack.length - 1]!;
     let advanced = false;
@@ -148,7 +157,8 @@ export function productModel<S>(base: Model<S>, keys: readonly string[]): Model<
       return x;
     },
     equal: (a, b) => a.every((s, i) => eq(s, b[i]!)),
-    describeState: (s) => keys.map((k, i) => `${k}=${base.describeState ? base.describeState(s[i]!) : String(s[i])}`).join(", "),
+    describeState: (s) =>
+      keys.map((k, i) => `${k}=${base.describeState ? base.describeState(s[i]!) : String(s[i])}`).join(", "),
   };
 }
 
@@ -159,7 +169,12 @@ export function productModel<S>(base: Model<S>, keys: readonly string[]): Model<
  */
 export function checkSequentialSync(
   ops: Op[],
-  opts: { model?: Model; timeLimitMs?: number; memoryLimitMb?: number; linearizable?: LinearizabilityResult } = {},
+  opts: {
+    model?: Model;
+    timeLimitMs?: number;
+    memoryLimitMb?: number;
+    linearizable?: LinearizabilityResult;
+  } = {},
 ): SequentialResult {
   const start = performance.now();
   const model = opts.model ?? kvModel;
@@ -168,15 +183,24 @@ export function checkSequentialSync(
     deadline: start + timeLimitMs,
     budgetWords: ((opts.memoryLimitMb ?? 512) * 2 ** 20) / 4,
   };
-  const parts = (model.partition ? model.partition(ops) : [ops]).filter((p) => p.length > 0).sort((a, b) => a.length - b.length);
+  const parts = (model.partition ? model.partition(ops) : [ops])
+    .filter((p) => p.length > 0)
+    .sort((a, b) => a.length - b.length);
   const done = (r: Omit<SequentialResult, "keys" | "ops" | "seconds">): SequentialResult => ({
     keys: parts.length,
     ops: ops.length,
     seconds: (performance.now() - start) / 1000,
     ...r,
   });
-  const lin = opts.linearizable ?? checkLinearizableSync(ops, { model, timeLimitMs: timeLimitMs / 2, ...(opts.memoryLimitMb ? { memoryLimitMb: opts.memoryLimitMb } : {}) });
-  if (lin.verdict === "ok") return done({ verdict: "ok", explanation: "the history is linearizable, hence sequentially consistent" });
+  const lin =
+    opts.linearizable ??
+    checkLinearizableSync(ops, {
+      model,
+      timeLimitMs: timeLimitMs / 2,
+      ...(opts.memoryLimitMb ? { memoryLimitMb: opts.memoryLimitMb } : {}),
+    });
+  if (lin.verdict === "ok")
+    return done({ verdict: "ok", explanation: "the history is linearizable, hence sequentially consistent" });
   let unknown: string | undefined;
   for (const part of parts) {
     const r = searchSequential(part, model as Model<unknown>, limits);
@@ -199,7 +223,8 @@ export function checkSequentialSync(
   const keys = parts.map((p) => p[0]!.key);
   const joint = searchSequential(ops, productModel(model as Model<unknown>, keys), limits);
   if (joint.verdict === "ok") return done({ verdict: "ok" });
-  if (joint.verdict === "unknown") return done({ verdict: "unknown", explanation: `all keys together: ${joint.reason}` });
+  if (joint.verdict === "unknown")
+    return done({ verdict: "unknown", explanation: `all keys together: ${joint.reason}` });
   return done({
     verdict: "violation",
     explanation: [

@@ -29,7 +29,11 @@ export type SessionGuarantee = "readYourWrites" | "monotonicReads" | "monotonicW
  */
 export function checkSession(ops: readonly Op[], guarantee: SessionGuarantee): GuaranteeResult {
   const idx = new WriteIndex(ops);
-  if (idx.hasAppend) return unknownResult(guarantee, "session checks support read, write, cas and delete only (the history has appends)");
+  if (idx.hasAppend)
+    return unknownResult(
+      guarantee,
+      "session checks support read, write, cas and delete only (the history has appends)",
+    );
   // Reads of absent are attributed to whichever delete is most favourable, so only value reads need uniqueness.
   const amb = idx.ambiguity(ops, true);
   if (amb) return unknownResult(guarantee, `written values must be unique per key: ${amb}`);
@@ -63,7 +67,8 @@ export function checkSession(ops: readonly Op[], guarantee: SessionGuarantee): G
   for (const op of sorted) {
     if (op.type !== "ok") continue;
     if (isWrite(op)) push(ackedWrites, op.process, op);
-    if (op.f === "read" || op.f === "cas") for (const w of writersOf(op).writers) push(reads, op.process, { ret: op.ret, w, read: op });
+    if (op.f === "read" || op.f === "cas")
+      for (const w of writersOf(op).writers) push(reads, op.process, { ret: op.ret, w, read: op });
   }
   for (const l of ackedWrites.values()) l.sort((a, b) => a.ret - b.ret);
   for (const l of reads.values()) l.sort((a, b) => a.ret - b.ret);
@@ -92,7 +97,9 @@ export function checkSession(ops: readonly Op[], guarantee: SessionGuarantee): G
           found.add(
             () =>
               `${label(guarantee)}: ${opLabel(op)} does not reflect ${opLabel(f.w)} (${f.why}): it returns ${
-                writers.length === 0 ? "a value older than that write" : "a value whose write completed before that write was invoked"
+                writers.length === 0
+                  ? "a value older than that write"
+                  : "a value whose write completed before that write was invoked"
               }`,
           );
         }
@@ -119,19 +126,28 @@ export function checkSession(ops: readonly Op[], guarantee: SessionGuarantee): G
           }
         }
       }
-      if (guarantee === "readYourWrites" && isWrite(op) && op.f !== "append") raise(op, `process ${q}'s own earlier write`);
+      if (guarantee === "readYourWrites" && isWrite(op) && op.f !== "append")
+        raise(op, `process ${q}'s own earlier write`);
     }
   }
   return found.result(guarantee);
 }
 
 function label(g: SessionGuarantee): string {
-  return { readYourWrites: "read-your-writes", monotonicReads: "monotonic reads", monotonicWrites: "monotonic writes", writesFollowReads: "writes-follow-reads" }[g];
+  return {
+    readYourWrites: "read-your-writes",
+    monotonicReads: "monotonic reads",
+    monotonicWrites: "monotonic writes",
+    writesFollowReads: "writes-follow-reads",
+  }[g];
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   let l = m.get(k);
-  if (!l) m.set(k, (l = []));
+  if (!l) {
+    l = [];
+    m.set(k, l);
+  }
   l.push(v);
 }
 

@@ -116,7 +116,8 @@ export function checkPartitionLinearizable<S>(
 
   const set = new LinearizedSet(n);
   const memo = new MemoTable<S>(stateHasher(model.hash), stateEqual(model.equal));
-  const describe = (s: S): string => (model.describeState ? model.describeState(s) : JSON.stringify(s) ?? String(s));
+  const describe = (s: S): string =>
+    model.describeState ? model.describeState(s) : (JSON.stringify(s) ?? String(s));
   interface Frame {
     i: number;
     prevState: S;
@@ -138,18 +139,26 @@ export function checkPartitionLinearizable<S>(
   const bestOps: number[] = [];
   const bestStates: S[] = [];
   let low = 0;
-  const described = (): Pick<PartitionOutcome, "prefix" | "prefixStates" | "blocking" | "candidates" | "illegal"> =>
+  const described = (): Pick<
+    PartitionOutcome,
+    "prefix" | "prefixStates" | "blocking" | "candidates" | "illegal"
+  > =>
     best
       ? {
           prefix: bestOps.map((i) => positions[i]!),
           prefixStates: bestStates.map(describe),
           blocking: positions[best.blocking]!,
           candidates: best.candidates.map((c) => positions[c]!),
-          illegal: best.candidates.filter((c) => model.step(best!.state, ops[c]!).length === 0).map((c) => positions[c]!),
+          illegal: best.candidates
+            .filter((c) => model.step(best!.state, ops[c]!).length === 0)
+            .map((c) => positions[c]!),
         }
       : {};
 
-  const finish = (verdict: PartitionOutcome["verdict"], extra: Partial<PartitionOutcome>): PartitionOutcome => ({
+  const finish = (
+    verdict: PartitionOutcome["verdict"],
+    extra: Partial<PartitionOutcome>,
+  ): PartitionOutcome => ({
     key,
     ops: partition.length,
     verdict,
@@ -187,7 +196,10 @@ export function checkPartitionLinearizable<S>(
     }
     if ((++iter & 1023) === 0) {
       if (performance.now() > limits.deadline) {
-        return finish("unknown", { reason: `time limit reached after exploring ${memo.entries} configurations`, ...described() });
+        return finish("unknown", {
+          reason: `time limit reached after exploring ${memo.entries} configurations`,
+          ...described(),
+        });
       }
       if (memo.words > limits.budgetWords) {
         return finish("unknown", {

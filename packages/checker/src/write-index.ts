@@ -23,10 +23,16 @@ export class WriteIndex {
         push(this.deletes, op.key, op);
       } else if (op.f === "write" || op.f === "cas") {
         let m = this.writers.get(op.key);
-        if (!m) this.writers.set(op.key, (m = new Map()));
+        if (!m) {
+          m = new Map();
+          this.writers.set(op.key, m);
+        }
         const vk = writtenKey(op)!;
         let list = m.get(vk);
-        if (!list) m.set(vk, (list = []));
+        if (!list) {
+          list = [];
+          m.set(vk, list);
+        }
         list.push(op);
       }
     }
@@ -64,7 +70,10 @@ export class WriteIndex {
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   let l = m.get(k);
-  if (!l) m.set(k, (l = []));
+  if (!l) {
+    l = [];
+    m.set(k, l);
+  }
   l.push(v);
 }
 

@@ -9,14 +9,29 @@ import { describe, expect, it } from "vitest";
 const main = join(dirname(fileURLToPath(import.meta.url)), "../../dist/main.js");
 const clab = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: "utf8" });
 
-const ev = (process: number, type: string, f: string, extra: Record<string, unknown> = {}) => JSON.stringify({ process, type, f, key: "x", ...extra });
-const GOOD = [ev(1, "invoke", "write", { value: 1 }), ev(1, "ok", "write", { value: 1 }), ev(2, "invoke", "read"), ev(2, "ok", "read", { value: 1 })].join("\n");
-const BAD = [ev(1, "invoke", "write", { value: 1 }), ev(1, "ok", "write", { value: 1 }), ev(2, "invoke", "read"), ev(2, "ok", "read", { value: 7 })].join("\n");
+const ev = (process: number, type: string, f: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ process, type, f, key: "x", ...extra });
+const GOOD = [
+  ev(1, "invoke", "write", { value: 1 }),
+  ev(1, "ok", "write", { value: 1 }),
+  ev(2, "invoke", "read"),
+  ev(2, "ok", "read", { value: 1 }),
+].join("\n");
+const BAD = [
+  ev(1, "invoke", "write", { value: 1 }),
+  ev(1, "ok", "write", { value: 1 }),
+  ev(2, "invoke", "read"),
+  ev(2, "ok", "read", { value: 7 }),
+].join("\n");
 
 function files(contents: Record<string, string>): { dir: string; paths: Record<string, string> } {
   const dir = mkdtempSync(join(tmpdir(), "clab-check-"));
   const paths: Record<string, string> = {};
-  for (const [name, text] of Object.entries(contents)) writeFileSync((paths[name] = join(dir, name)), `${text}\n`);
+  for (const [name, text] of Object.entries(contents)) {
+    const path = join(dir, name);
+    paths[name] = path;
+    writeFileSync(path, `${text}\n`);
+  }
   return { dir, paths };
 }
 
@@ -35,14 +50,19 @@ describe("clab check", () => {
     const report = join(dir, "r.html");
     const r = clab("check", paths["bad.jsonl"]!, "--model", "register", "--report", report);
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/bad\.jsonl: violation \(2 ops, 1 keys, [\d.]+ s\) key "x": #1 p2 read x → 7 \(lines 3–4\) cannot be linearized/);
+    expect(r.stdout).toMatch(
+      /bad\.jsonl: violation \(2 ops, 1 keys, [\d.]+ s\) key "x": #1 p2 read x → 7 \(lines 3–4\) cannot be linearized/,
+    );
     const html = readFileSync(report, "utf8");
     expect(html).toContain("<!doctype html>");
     expect(html).toContain('"bad":true');
   });
 
   it("exit 2 naming the line of malformed input, and invalid in the summary", () => {
-    const { paths } = files({ "m.jsonl": `${GOOD}\n${ev(3, "ok", "read", { value: 1 })}`, "c.jsonl": ev(1, "invoke", "cas", { value: 5 }) });
+    const { paths } = files({
+      "m.jsonl": `${GOOD}\n${ev(3, "ok", "read", { value: 1 })}`,
+      "c.jsonl": ev(1, "invoke", "cas", { value: 5 }),
+    });
     const r = clab("check", paths["m.jsonl"]!, paths["c.jsonl"]!);
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/m\.jsonl: invalid .*line 5: ok read for process 3 with no op in flight/);
@@ -52,11 +72,27 @@ describe("clab check", () => {
 
   it("--json prints one object per file and check; --consistency all covers every check; violation wins the exit code", () => {
     const { dir, paths } = files({ "g.jsonl": GOOD, "b.jsonl": BAD, "m.jsonl": "{" });
-    const r = clab("check", paths["g.jsonl"]!, paths["b.jsonl"]!, paths["m.jsonl"]!, "--consistency", "all", "--json", "--report", join(dir, "out"));
+    const r = clab(
+      "check",
+      paths["g.jsonl"]!,
+      paths["b.jsonl"]!,
+      paths["m.jsonl"]!,
+      "--consistency",
+      "all",
+      "--json",
+      "--report",
+      join(dir, "out"),
+    );
     expect(r.status).toBe(1);
-    const objs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const objs = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(objs).toHaveLength(3 * 8);
-    for (const o of objs) expect(Object.keys(o)).toEqual(expect.arrayContaining(["file", "consistency", "verdict", "ops", "keys", "seconds"]));
+    for (const o of objs)
+      expect(Object.keys(o)).toEqual(
+        expect.arrayContaining(["file", "consistency", "verdict", "ops", "keys", "seconds"]),
+      );
     const bad = objs.filter((o) => o.file === paths["b.jsonl"]);
     expect(bad.find((o) => o.consistency === "linearizable").verdict).toBe("violation");
     expect(bad.find((o) => o.consistency === "causal").verdict).toBe("violation");
@@ -66,11 +102,18 @@ describe("clab check", () => {
   });
 
   it("--consistency session prints one combined line naming the broken guarantee", () => {
-    const ryw = [ev(1, "invoke", "write", { value: 1 }), ev(1, "ok", "write"), ev(1, "invoke", "read"), ev(1, "ok", "read", { value: null })].join("\n");
+    const ryw = [
+      ev(1, "invoke", "write", { value: 1 }),
+      ev(1, "ok", "write"),
+      ev(1, "invoke", "read"),
+      ev(1, "ok", "read", { value: null }),
+    ].join("\n");
     const { paths } = files({ "s.jsonl": ryw });
     const r = clab("check", paths["s.jsonl"]!, "--consistency", "session");
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/s\.jsonl: violation \(2 ops, 1 keys, [\d.]+ s\) readYourWrites violation \(1\)/);
+    expect(r.stdout).toMatch(
+      /s\.jsonl: violation \(2 ops, 1 keys, [\d.]+ s\) readYourWrites violation \(1\)/,
+    );
   });
 
   it("checks simulator histories: the reference engine's are ok, the broken engine's are violations", () => {
@@ -83,7 +126,14 @@ describe("clab check", () => {
     expect(okRun.status).toBe(0);
     clab("sim", "--engine", "memory-broken-lagging-replica", "--seeds", "3", "--history", bad, "--no-shrink");
     const files = readdirSync(bad).filter((f) => f.endsWith(".jsonl"));
-    const badRun = clab("check", ...files.map((f) => join(bad, f)), "--model", "kv", "--report", join(dir, "reports"));
+    const badRun = clab(
+      "check",
+      ...files.map((f) => join(bad, f)),
+      "--model",
+      "kv",
+      "--report",
+      join(dir, "reports"),
+    );
     expect(badRun.status).toBe(1);
     expect(badRun.stdout).toMatch(/violation \(\d+ ops, \d+ keys, [\d.]+ s\) key "k\d": #\d+ p\d+ read/);
     expect(readdirSync(join(dir, "reports"))).toHaveLength(files.length);

@@ -62,7 +62,16 @@ function checksFor(c: Consistency): string[] {
     case "convergence":
       return ["convergence", "lost-writes"];
     case "all":
-      return ["linearizable", "sequential", "causal", "causal-convergence", "session", "convergence", "lost-writes", "cas-atomic"];
+      return [
+        "linearizable",
+        "sequential",
+        "causal",
+        "causal-convergence",
+        "session",
+        "convergence",
+        "lost-writes",
+        "cas-atomic",
+      ];
   }
 }
 
@@ -70,7 +79,9 @@ function checksFor(c: Consistency): string[] {
 export function registerCheck(program: Command): void {
   program
     .command("check")
-    .description("check histories (JSON Lines, ARCHITECTURE §4); exit 1 if any violation, else 2 if any unknown or invalid")
+    .description(
+      "check histories (JSON Lines, ARCHITECTURE §4); exit 1 if any violation, else 2 if any unknown or invalid",
+    )
     .argument("<files...>", "history files")
     .option("--model <name>", "register or kv (kv adds append)", "kv")
     .option("--consistency <model>", `one of ${CONSISTENCIES.join(", ")}`, "linearizable")
@@ -81,14 +92,20 @@ export function registerCheck(program: Command): void {
       const model = builtinModel(flags.model);
       if (!model) throw new UsageError(`unknown --model ${JSON.stringify(flags.model)}; use register or kv`);
       if (!(CONSISTENCIES as readonly string[]).includes(flags.consistency)) {
-        throw new UsageError(`unknown --consistency ${JSON.stringify(flags.consistency)}; use one of ${CONSISTENCIES.join(", ")}`);
+        throw new UsageError(
+          `unknown --consistency ${JSON.stringify(flags.consistency)}; use one of ${CONSISTENCIES.join(", ")}`,
+        );
       }
       const seconds = Number(flags.timeLimit ?? "60");
-      if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--time-limit must be a positive number of seconds, got ${JSON.stringify(flags.timeLimit)}`);
+      if (!Number.isFinite(seconds) || seconds <= 0)
+        throw new UsageError(
+          `--time-limit must be a positive number of seconds, got ${JSON.stringify(flags.timeLimit)}`,
+        );
       const checks = checksFor(flags.consistency as Consistency);
       const reportPath = flags.report;
       if (reportPath && files.length > 1) mkdirSync(reportPath, { recursive: true });
-      else if (reportPath && files.length === 1 && isDirectory(reportPath)) throw new UsageError(`--report ${reportPath} is a folder; give a file name for one input`);
+      else if (reportPath && files.length === 1 && isDirectory(reportPath))
+        throw new UsageError(`--report ${reportPath} is a folder; give a file name for one input`);
 
       const start = performance.now();
       const worst = new Map<string, Verdict>();
@@ -102,7 +119,9 @@ export function registerCheck(program: Command): void {
             );
           } else {
             const tag = checks.length > 1 ? ` [${l.consistency}]` : "";
-            process.stdout.write(`${l.file}: ${l.verdict} (${l.ops} ops, ${l.keys} keys, ${round(l.seconds)} s)${tag}${l.reason && l.verdict !== "ok" ? ` ${l.reason}` : ""}\n`);
+            process.stdout.write(
+              `${l.file}: ${l.verdict} (${l.ops} ops, ${l.keys} keys, ${round(l.seconds)} s)${tag}${l.reason && l.verdict !== "ok" ? ` ${l.reason}` : ""}\n`,
+            );
           }
         }
       }
@@ -149,12 +168,26 @@ async function checkFile(
   } catch (e) {
     const reason = e instanceof HistoryError ? e.message : `cannot read: ${(e as Error).message}`;
     const details = e instanceof HistoryError ? { line: e.line } : {};
-    return checks.map((c) => ({ file, consistency: c, verdict: "invalid", ops: 0, keys: 0, seconds: (performance.now() - t0) / 1000, reason, details }));
+    return checks.map((c) => ({
+      file,
+      consistency: c,
+      verdict: "invalid",
+      ops: 0,
+      keys: 0,
+      seconds: (performance.now() - t0) / 1000,
+      reason,
+      details,
+    }));
   }
   const keys = new Set(ops.map((o) => o.key)).size;
   const lines: Line[] = [];
   let lin: LinearizabilityResult | undefined;
-  const linearizable = async (): Promise<LinearizabilityResult> => (lin ??= await checkLinearizable(ops, { model, timeLimitMs, keepLinearization: reportPath !== undefined }));
+  const linearizable = async (): Promise<LinearizabilityResult> =>
+    (lin ??= await checkLinearizable(ops, {
+      model,
+      timeLimitMs,
+      keepLinearization: reportPath !== undefined,
+    }));
   const notes: GuaranteeResult[] = [];
   for (const c of checks) {
     const t = performance.now();
@@ -170,10 +203,14 @@ async function checkFile(
     });
     const fromGuarantee = (g: GuaranteeResult): Line => {
       notes.push(g);
-      return line(g.verdict, g.verdict === "violation" ? `${g.count} violation(s): ${firstLine(g.examples[0])}` : g.reason, {
-        count: g.count,
-        examples: g.examples,
-      });
+      return line(
+        g.verdict,
+        g.verdict === "violation" ? `${g.count} violation(s): ${firstLine(g.examples[0])}` : g.reason,
+        {
+          count: g.count,
+          examples: g.examples,
+        },
+      );
     };
     switch (c) {
       case "linearizable": {
@@ -189,7 +226,12 @@ async function checkFile(
       }
       case "sequential": {
         const r = checkSequentialSync(ops, { model, timeLimitMs, linearizable: await linearizable() });
-        notes.push({ guarantee: "sequential", verdict: r.verdict, count: r.verdict === "violation" ? 1 : 0, examples: r.explanation ? [r.explanation] : [] });
+        notes.push({
+          guarantee: "sequential",
+          verdict: r.verdict,
+          count: r.verdict === "violation" ? 1 : 0,
+          examples: r.explanation ? [r.explanation] : [],
+        });
         lines.push(
           line(r.verdict, r.verdict === "ok" ? undefined : firstLine(r.explanation), {
             ...(r.failingKey !== undefined ? { failingKey: r.failingKey } : {}),
@@ -208,10 +250,22 @@ async function checkFile(
         const rs = SESSION_GUARANTEES.map((g) => checkSession(ops, g));
         notes.push(...rs);
         const v = rs.reduce<Verdict>((w, r) => worse(w, r.verdict), "ok");
-        const broken = rs.filter((r) => r.verdict !== "ok").map((r) => `${r.guarantee} ${r.verdict}${r.count ? ` (${r.count})` : ""}`);
+        const broken = rs
+          .filter((r) => r.verdict !== "ok")
+          .map((r) => `${r.guarantee} ${r.verdict}${r.count ? ` (${r.count})` : ""}`);
         lines.push(
           line(v, broken.length ? broken.join(", ") : undefined, {
-            guarantees: Object.fromEntries(rs.map((r) => [r.guarantee, { verdict: r.verdict, count: r.count, examples: r.examples, ...(r.reason ? { reason: r.reason } : {}) }])),
+            guarantees: Object.fromEntries(
+              rs.map((r) => [
+                r.guarantee,
+                {
+                  verdict: r.verdict,
+                  count: r.count,
+                  examples: r.examples,
+                  ...(r.reason ? { reason: r.reason } : {}),
+                },
+              ]),
+            ),
           }),
         );
         break;
@@ -231,7 +285,9 @@ async function checkFile(
     }
   }
   if (reportPath) {
-    const out = reportIsFolder ? join(reportPath, `${basename(file).replace(/\.[^.]*$/, "")}.html`) : reportPath;
+    const out = reportIsFolder
+      ? join(reportPath, `${basename(file).replace(/\.[^.]*$/, "")}.html`)
+      : reportPath;
     await writeReport(out, ops, await linearizable(), `clab check ${basename(file)}`, notes);
   }
   return lines;

@@ -19,7 +19,8 @@ export function bruteForceLinearizable(ops: Op[], model: Model): boolean {
         const o = rel[i]!;
         // o may go next only if no unplaced op completed before o was invoked.
         let blocked = false;
-        for (let j = 0; j < rel.length; j++) if (!placed[j] && j !== i && rel[j]!.ret < o.call) blocked = true;
+        for (let j = 0; j < rel.length; j++)
+          if (!placed[j] && j !== i && rel[j]!.ret < o.call) blocked = true;
         if (blocked) continue;
         placed[i] = true;
         const l = left - (o.type === "info" ? 0 : 1);
@@ -47,7 +48,8 @@ export function bruteForceSequential(ops: Op[], model: Model): boolean {
       let blocked = false;
       for (let j = 0; j < rel.length; j++) {
         const p = rel[j]!;
-        if (!placed[j] && j !== i && p.process === o.process && p.call < o.call && p.type !== "info") blocked = true;
+        if (!placed[j] && j !== i && p.process === o.process && p.call < o.call && p.type !== "info")
+          blocked = true;
       }
       if (blocked) continue;
       placed[i] = true;

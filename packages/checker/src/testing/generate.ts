@@ -61,7 +61,8 @@ export function generateHistory(o: GenerateOptions): HistoryEvent[] {
       const info = rnd() < (o.infoRate ?? 0);
       const r = rnd();
       const key = `k${Math.floor(rnd() * o.keys)}`;
-      const f: HistoryEvent["f"] = r < cut[0]! ? "read" : r < cut[1]! ? "write" : r < cut[2]! ? "cas" : "delete";
+      const f: HistoryEvent["f"] =
+        r < cut[0]! ? "read" : r < cut[1]! ? "write" : r < cut[2]! ? "cas" : "delete";
       const value = f === "write" ? `v${++unique}` : f === "cas" ? [null, `v${++unique}`] : null;
       // An info op may take effect after its process gave up waiting.
       const lin = info ? call + rnd() * dur * 3 : call + rnd() * dur;
@@ -99,21 +100,46 @@ export function generateHistory(o: GenerateOptions): HistoryEvent[] {
   const events: { t: number; e: HistoryEvent }[] = [];
   for (const g of gen) {
     // Info reads do nothing; keep them simple.
-    events.push({ t: g.call, e: { process: g.p, type: "invoke", f: g.f, key: g.key, value: g.f === "read" ? null : g.value } });
+    events.push({
+      t: g.call,
+      e: { process: g.p, type: "invoke", f: g.f, key: g.key, value: g.f === "read" ? null : g.value },
+    });
     if (g.info) {
       events.push({ t: g.ret, e: { process: g.p, type: "info", f: g.f, key: g.key } });
       continue;
     }
-    if (g.f === "read") events.push({ t: g.ret, e: { process: g.p, type: "ok", f: "read", key: g.key, value: g.result ?? null } });
-    else if (g.f === "cas") events.push({ t: g.ret, e: { process: g.p, type: g.swapped ? "ok" : "fail", f: "cas", key: g.key, value: g.value } });
+    if (g.f === "read")
+      events.push({
+        t: g.ret,
+        e: { process: g.p, type: "ok", f: "read", key: g.key, value: g.result ?? null },
+      });
+    else if (g.f === "cas")
+      events.push({
+        t: g.ret,
+        e: { process: g.p, type: g.swapped ? "ok" : "fail", f: "cas", key: g.key, value: g.value },
+      });
     else events.push({ t: g.ret, e: { process: g.p, type: "ok", f: g.f, key: g.key, value: g.value } });
   }
   events.sort((a, b) => a.t - b.t);
   const out = events.map((x) => ({ ...x.e, time: Math.round(x.t * 1e6) }));
   if (o.corruptLastRead) {
     const end = (events[events.length - 1]?.t ?? 0) + 1;
-    out.push({ process: "checker-probe", type: "invoke", f: "read", key: "k0", value: null, time: Math.round(end * 1e6) });
-    out.push({ process: "checker-probe", type: "ok", f: "read", key: "k0", value: "never-written", time: Math.round((end + 1) * 1e6) });
+    out.push({
+      process: "checker-probe",
+      type: "invoke",
+      f: "read",
+      key: "k0",
+      value: null,
+      time: Math.round(end * 1e6),
+    });
+    out.push({
+      process: "checker-probe",
+      type: "ok",
+      f: "read",
+      key: "k0",
+      value: "never-written",
+      time: Math.round((end + 1) * 1e6),
+    });
   }
   return out;
 }

@@ -10,8 +10,21 @@ export class HistoryBuilder {
   readonly events: HistoryEvent[] = [];
   private time = 0;
 
-  invoke(process: number | string, f: HistoryEvent["f"], key: string | undefined, value?: unknown, extra: Partial<HistoryEvent> = {}): this {
-    const e: HistoryEvent = { process, type: "invoke", f, value: value ?? null, time: ++this.time * 1_000_000, ...extra };
+  invoke(
+    process: number | string,
+    f: HistoryEvent["f"],
+    key: string | undefined,
+    value?: unknown,
+    extra: Partial<HistoryEvent> = {},
+  ): this {
+    const e: HistoryEvent = {
+      process,
+      type: "invoke",
+      f,
+      value: value ?? null,
+      time: ++this.time * 1_000_000,
+      ...extra,
+    };
     if (key !== undefined) e.key = key;
     this.events.push(e);
     return this;
@@ -44,7 +57,14 @@ export class HistoryBuilder {
   }
 
   /** A whole op with no overlap: invoke and complete at once. */
-  op(process: number | string, f: HistoryEvent["f"], key: string | undefined, value: unknown, type: "ok" | "fail" | "info" = "ok", extra: Partial<HistoryEvent> = {}): this {
+  op(
+    process: number | string,
+    f: HistoryEvent["f"],
+    key: string | undefined,
+    value: unknown,
+    type: "ok" | "fail" | "info" = "ok",
+    extra: Partial<HistoryEvent> = {},
+  ): this {
     const result = f === "read" ? (type === "ok" ? { value } : {}) : {};
     this.invoke(process, f, key, f === "read" ? null : value, extra.meta ? { meta: extra.meta } : {});
     return this.complete(process, type, { ...result, ...extra });
