@@ -37,6 +37,11 @@ const MAX_BATCH = 64;
 const CONFLICT_LOG_LIMIT = 1000;
 /** Broken ring variant: laps an update may travel before the simulation's endless loop is cut. */
 const BROKEN_LAPS = 3;
+/**
+ * Ticks after which a node retransmits even if its clock has not moved on: a node's clock stands still after it is
+ * set back (the simulator's skew, NTP stepping a real clock), and retransmission must not stop with it.
+ */
+const SYNC_TICKS = 10;
 
 interface Meta {
   hlc: HybridLogicalClock;
@@ -84,6 +89,7 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
   private parked: Parked[] = [];
   private now: number;
   private lastSync = Number.NEGATIVE_INFINITY;
+  private ticksSinceSync = 0;
   private conflictLog: ConflictRecord[] = [];
 
   private out: { persist: PersistOp[]; send: Envelope<MultiLeaderMessage>[]; replies: ClientReply[] } = {
@@ -295,6 +301,7 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
 
   /** drainBuffer applies buffered updates whose dependencies are all applied, until none is. */
   private drainBuffer(): void {
+    const forward: Update[] = [];
     let progress = true;
     while (progress && this.buffer.size > 0) {
       progress = false;
@@ -310,9 +317,16 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
         }
         this.buffer.delete(k);
         this.counters.replicated++;
-        this.apply({ ...u, path: [...u.path, this.id] });
+        const mine: Update = { ...u, path: [...u.path, this.id] };
+        this.apply(mine);
+        forward.push(mine);
         progress = true;
       }
+    }
+    // Ring and star pass what they applied straight on; retransmission (sync) covers any loss.
+    for (const to of this.targets()) {
+      const batch = forward.filter((u) => this.forwards(u, to));
+      if (batch.length > 0) this.send(to, { type: "updates", updates: batch });
     }
   }
 
@@ -340,8 +354,10 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
 
   tick(now: number): void {
     if (now > this.now) this.now = now;
-    if (this.now - this.lastSync >= this.cfg.syncMs) {
+    this.ticksSinceSync++;
+    if (this.now - this.lastSync >= this.cfg.syncMs || this.ticksSinceSync >= SYNC_TICKS) {
       this.lastSync = this.now;
+      this.ticksSinceSync = 0;
       this.sync();
     }
     if (this.parked.length > 0) this.serveParked();
@@ -402,7 +418,12 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
     let lag = 0;
     for (const to of this.targets()) {
       const a = this.acked.get(to) ?? {};
-      for (const [o, list] of this.log) lag += Math.max(0, list.length - vvGet(a, o));
+      for (const list of this.log.values()) {
+        for (let seq = 1; seq <= list.length; seq++) {
+          const u = list[seq - 1];
+          if (u && seq > vvGet(a, u.origin) && this.forwards(u, to)) lag++;
+        }
+      }
     }
     return {
       id: this.id,

@@ -29,6 +29,11 @@ const HARD_STATE_KEY = "hs";
 const LOG_PREFIX = "log/";
 /** Entries per append message, so a far-behind follower catches up in bounded messages. */
 const MAX_BATCH = 64;
+/**
+ * Ticks after which a leader heartbeats even if its clock has not moved on: a clock that is set back (the
+ * simulator's skew, NTP stepping a real clock) stands still, and replication must not stop with it.
+ */
+const HEARTBEAT_TICKS = 10;
 
 /** Role of a node in its current epoch. */
 export type Role = "leader" | "follower" | "candidate";
@@ -93,6 +98,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   private progress = new Map<NodeId, Progress>();
   private pending: PendingWrite[] = [];
   private lastHeartbeat = Number.NEGATIVE_INFINITY;
+  private ticksSinceHeartbeat = 0;
   private votes = new Set<NodeId>();
   private forcedElection = false;
   private promotes: string[] = [];
@@ -309,8 +315,13 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   tick(now: number): void {
     if (now > this.now) this.now = now;
     if (this.role === "leader") {
-      if (this.now - this.lastHeartbeat >= this.cfg.heartbeatMs) {
+      this.ticksSinceHeartbeat++;
+      if (
+        this.now - this.lastHeartbeat >= this.cfg.heartbeatMs ||
+        this.ticksSinceHeartbeat >= HEARTBEAT_TICKS
+      ) {
         this.lastHeartbeat = this.now;
+        this.ticksSinceHeartbeat = 0;
         for (const p of this.progress.values()) if (p.acked) p.next = p.match + 1;
         this.broadcastAppend();
       }
