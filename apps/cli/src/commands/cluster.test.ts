@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -264,104 +264,129 @@ describe("clab cluster with Raft (real processes)", () => {
     expect(running).toBe("");
   }, 60_000);
 
-  it("kill -9 of the leader under load: a new leader serves, the old node restarts from LevelDB and catches up, no acknowledged write is lost, the history checks", async () => {
-    const up = await clusterUp();
-    const events: HistoryEvent[] = [];
-    const acked = new Map<string, string>();
-    let stop = false;
-    const workers = Array.from({ length: 4 }, async (_, w) => {
-      const client = new KvClient({
-        endpoints: up.endpoints,
-        token: up.token,
-        timeoutMs: 4000,
-        record: (e) => events.push(e),
-        process: w,
-      });
-      try {
-        for (let i = 0; !stop; i++) {
-          const reg = `r${i % 3}`;
-          try {
-            switch (i % 4) {
-              case 0: {
-                const key = `u-${w}-${i}`;
-                await client.put(key, `v${i}`);
-                acked.set(key, `v${i}`);
-                break;
+  it(
+    "kill -9 of the leader under load: a new leader serves, the old node restarts from LevelDB and catches up, no acknowledged write is lost, the history checks",
+    async () => {
+      const up = await clusterUp();
+      const events: HistoryEvent[] = [];
+      const acked = new Map<string, string>();
+      let stop = false;
+      const workers = Array.from({ length: 4 }, async (_, w) => {
+        const client = new KvClient({
+          endpoints: up.endpoints,
+          token: up.token,
+          timeoutMs: 4000,
+          record: (e) => events.push(e),
+          process: w,
+        });
+        try {
+          for (let i = 0; !stop; i++) {
+            const reg = `r${i % 3}`;
+            try {
+              switch (i % 4) {
+                case 0: {
+                  const key = `u-${w}-${i}`;
+                  await client.put(key, `v${i}`);
+                  acked.set(key, `v${i}`);
+                  break;
+                }
+                case 1:
+                  await client.put(reg, `w${w}-${i}`);
+                  break;
+                case 2:
+                  await client.cas(reg, `w${w}-${i - 1}`, `c${w}-${i}`);
+                  break;
+                default:
+                  await client.get(reg);
               }
-              case 1:
-                await client.put(reg, `w${w}-${i}`);
-                break;
-              case 2:
-                await client.cas(reg, `w${w}-${i - 1}`, `c${w}-${i}`);
-                break;
-              default:
-                await client.get(reg);
+            } catch (e) {
+              // KV_TIMEOUT and refusals during the election are expected; they are in the history as info/fail.
+              if (!isKvError(e)) throw e;
             }
-          } catch (e) {
-            // KV_TIMEOUT and refusals during the election are expected; they are in the history as info/fail.
-            if (!isKvError(e)) throw e;
           }
+        } finally {
+          await client.close();
         }
-      } finally {
-        await client.close();
+      });
+
+      // CLAB_SOAK: several kill/restart rounds; the default run does one.
+      const rounds = process.env.CLAB_SOAK ? 5 : 1;
+      const pids = new Map(up.file.nodes.map((n) => [n.id, n.pid]));
+      let old = "";
+      await sleep(1500);
+      for (let round = 0; round < rounds; round++) {
+        old = await leaderId(up.endpoints, up.token);
+        const info = up.file.nodes.find((n) => n.id === old)!;
+        if (rounds > 1) process.stderr.write(`round ${round}: killing leader ${old} pid ${pids.get(old)}\n`);
+        process.kill(pids.get(old)!, "SIGKILL");
+        expect(await waitGone([pids.get(old)!], 5000)).toBe(true);
+        const others = up.endpoints.filter((e) => e !== info.endpoint);
+        const next = await leaderId(others, up.token, [old]);
+        expect(next).not.toBe(old);
+        const before = acked.size;
+        await sleep(2500);
+        expect(acked.size, "the new leader acknowledges writes").toBeGreaterThan(before);
+
+        // Restart the killed node exactly as cluster up ran it (argv from cluster.json); it reloads its LevelDB dir.
+        // Its logs go to the same per-node log file cluster up uses (a pipe nobody reads would fill up and block it).
+        const restarted = spawn(process.execPath, [MAIN, ...info.argv], {
+          stdio: ["ignore", "pipe", openSync(info.log, "a")],
+          env: { ...process.env, CLAB_LOG_LEVEL: "warn" },
+        });
+        restarted.once("exit", (code, signal) => {
+          if (!stop && signal !== "SIGKILL")
+            process.stderr.write(
+              `restarted ${info.id} exited code=${code} signal=${signal}\n${readFileSync(info.log, "utf8").slice(-2000)}\n`,
+            );
+        });
+        cleanups.push(async () => {
+          restarted.kill("SIGKILL");
+          await waitGone([restarted.pid!], 5000);
+        });
+        await new Promise<void>((resolve, reject) => {
+          restarted.stdout!.on("data", (d: Buffer) => d.toString().includes("serving") && resolve());
+          restarted.once("exit", (c) => reject(new Error(`restarted node exited ${c}`)));
+        });
+        pids.set(old, restarted.pid!);
       }
-    });
+      stop = true;
+      await Promise.all(workers);
 
-    await sleep(1500);
-    const old = await leaderId(up.endpoints, up.token);
-    const oldNode = up.file.nodes.find((n) => n.id === old)!;
-    process.kill(oldNode.pid, "SIGKILL");
-    const others = up.endpoints.filter((e) => e !== oldNode.endpoint);
-    const next = await leaderId(others, up.token, [old]);
-    expect(next).not.toBe(old);
-    const before = acked.size;
-    await sleep(2500);
-    stop = true;
-    await Promise.all(workers);
-    expect(acked.size).toBeGreaterThan(before);
+      // The last restarted node catches up with everything the leader committed.
+      const leaderNow = await leaderId(up.endpoints, up.token);
+      const target = (await statuses(up.endpoints, up.token)).find((s) => s.id === leaderNow)!.commitIndex!;
+      const oldNode = up.file.nodes.find((n) => n.id === old)!;
+      let caughtUp = -1;
+      for (const until = Date.now() + 15_000; Date.now() < until; await sleep(100)) {
+        const s = (await statuses([oldNode.endpoint], up.token))[0];
+        caughtUp = typeof s?.applied === "number" ? s.applied : -1;
+        if (caughtUp >= target) break;
+      }
+      expect(caughtUp).toBeGreaterThanOrEqual(target);
 
-    // Restart the killed node exactly as cluster up ran it; it reloads its LevelDB directory.
-    const restarted = spawn(process.execPath, [MAIN, ...oldNode.argv], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, CLAB_LOG_LEVEL: "warn" },
-    });
-    cleanups.push(async () => {
-      restarted.kill("SIGKILL");
-      await waitGone([restarted.pid!], 5000);
-    });
-    await new Promise<void>((resolve, reject) => {
-      restarted.stdout!.on("data", (d: Buffer) => d.toString().includes("serving") && resolve());
-      restarted.once("exit", (c) => reject(new Error(`restarted node exited ${c}`)));
-    });
-    const target = (await statuses(others, up.token)).find((s) => s.id === next)!.commitIndex!;
-    let caughtUp = -1;
-    for (const until = Date.now() + 15_000; Date.now() < until; await sleep(100)) {
-      const s = (await statuses([oldNode.endpoint], up.token))[0];
-      caughtUp = typeof s?.applied === "number" ? s.applied : -1;
-      if (caughtUp >= target) break;
-    }
-    expect(caughtUp).toBeGreaterThanOrEqual(target);
+      // The restarted node itself holds every acknowledged write: stale reads are served from its own state.
+      const local = new KvClient({ endpoints: [oldNode.endpoint], token: up.token, timeoutMs: 8000 });
+      cleanups.push(() => local.close());
+      for (const [key, value] of acked) {
+        const r = await local.get(key, { read: "stale" });
+        expect(r.value, key).toBe(value);
+        expect(r.meta?.node).toBe(old);
+      }
 
-    // The restarted node itself holds every acknowledged write: stale reads are served from its own state.
-    const local = new KvClient({ endpoints: [oldNode.endpoint], token: up.token, timeoutMs: 8000 });
-    cleanups.push(() => local.close());
-    for (const [key, value] of acked) {
-      const r = await local.get(key, { read: "stale" });
-      expect(r.value, key).toBe(value);
-      expect(r.meta?.node).toBe(old);
-    }
+      const reader = new KvClient({ endpoints: up.endpoints, token: up.token, timeoutMs: 8000 });
+      cleanups.push(() => reader.close());
+      for (const [key, value] of acked) expect((await reader.get(key)).value, key).toBe(value);
 
-    const reader = new KvClient({ endpoints: up.endpoints, token: up.token, timeoutMs: 8000 });
-    cleanups.push(() => reader.close());
-    for (const [key, value] of acked) expect((await reader.get(key)).value, key).toBe(value);
+      // Raft with default options declares linearizable reads and writes (ARCHITECTURE §3).
+      const lin = checkLinearizableSync(parseHistory(events), { timeLimitMs: 20_000 });
+      expect(lin.verdict, lin.explanation).toBe("ok");
 
-    // Raft with default options declares linearizable reads and writes (ARCHITECTURE §3).
-    const lin = checkLinearizableSync(parseHistory(events), { timeLimitMs: 20_000 });
-    expect(lin.verdict, lin.explanation).toBe("ok");
-
-    // The supervised nodes stop by themselves when the supervisor dies.
-    process.kill(up.supervisor.pid!, "SIGKILL");
-    const supervised = up.file.nodes.filter((n) => n.id !== old).map((n) => n.pid);
-    expect(await waitGone(supervised, 12_000)).toBe(true);
-  }, 120_000);
+      // The supervised nodes stop by themselves when the supervisor dies.
+      // (After a soak run every supervised node was killed once, and the supervisor exited by itself.)
+      if (alive(up.supervisor.pid!)) process.kill(up.supervisor.pid!, "SIGKILL");
+      const supervised = up.file.nodes.filter((n) => pids.get(n.id) === n.pid).map((n) => n.pid);
+      expect(await waitGone(supervised, 12_000)).toBe(true);
+    },
+    (process.env.CLAB_SOAK ? 5 : 1) * 40_000 + 60_000,
+  );
 });

@@ -242,10 +242,17 @@ export function registerCluster(program: Command): void {
           child.once("exit", (code, signal) => {
             const how = signal ? `signal ${signal}` : `code ${code}`;
             if (!serving) reject(new Error(`node ${id} exited before serving (${how}):\n${tail(log)}`));
-            else if (!shuttingDown)
+            else if (!shuttingDown) {
               process.stderr.write(
                 `clab cluster: node ${id} (pid ${child.pid}) exited (${how}); not restarting\n`,
               );
+              // With no node left there is nothing to supervise: say so and fail, rather than linger.
+              const left = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+              if (left.length === 0) {
+                process.stderr.write("clab cluster: every node has exited\n");
+                process.exit(1);
+              }
+            }
           });
         });
       });
