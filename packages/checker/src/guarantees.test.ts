@@ -157,6 +157,27 @@ describe("causal (Bouajjani et al. bad patterns)", () => {
     expect(rb.examples[0]).toContain("every delete");
   });
 
+  it("CCv with siblings: a write hidden by a returned sibling is not arbitrated against the others", () => {
+    // p1 overwrites 1 with 3; a replica returns siblings [3, 2] after seeing 1 → 3: no cycle.
+    const good = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(1, "write", "x", 3)
+      .op(2, "write", "x", 2)
+      .op(3, "read", "x", null, "ok", { values: [3, 2] })
+      .op(4, "read", "x", null, "ok", { values: [2, 3] });
+    expect(verdict(good.ops(), "causalConvergence").verdict).toBe("ok");
+    // Two readers each see both writes but return opposite single values: no arbitration fits both.
+    const bad = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(2, "write", "x", 2)
+      .op(3, "read", "x", null, "ok", { values: [1, 2] })
+      .op(3, "read", "x", 1)
+      .op(4, "read", "x", null, "ok", { values: [1, 2] })
+      .op(4, "read", "x", 2);
+    expect(verdict(bad.ops(), "causal").verdict).toBe("ok");
+    expect(verdict(bad.ops(), "causalConvergence").verdict).toBe("violation");
+  });
+
   it("answers unknown when written values are not unique", () => {
     const b = new HistoryBuilder().op(1, "write", "x", 1).op(2, "write", "x", 1).op(3, "read", "x", 1);
     const r = verdict(b.ops(), "causal");
