@@ -8,8 +8,9 @@
  * markdown table columns named `… ops/s` or `… msg/s`, and lines of the form `label: 12,345 unit` (ops/s, msg/s).
  * A module that exits non-zero or times out is reported as failed and makes run-all exit 1.
  *
- * Run: `pnpm bench:micro` (builds first), or `node bench/dist/micro/run-all.js [MODULE…]` to run some of them.
- * MICRO_TIMEOUT_S bounds each module (default 600).
+ * Run: `pnpm bench:micro` (builds first), or `node bench/dist/micro/run-all.js [--quick] [MODULE…]` to run some
+ * of them; `--quick` skips the checker's 100k-op rows and halves the raft and engine workloads. MICRO_TIMEOUT_S
+ * bounds each module (default 600).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -148,11 +149,18 @@ function runModule(name: string, dir: string): Promise<ModuleRun> {
 
 function formatValue(v: number): string {
   if (Number.isNaN(v)) return "—";
-  return v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(2);
+  return Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : v.toPrecision(3);
 }
 
 const all = modules();
-const asked = process.argv.slice(2);
+const quick = process.argv.includes("--quick");
+const asked = process.argv.slice(2).filter((a) => a !== "--quick");
+if (quick) {
+  // Smaller runs of the long modules, for a look in a minute or two; unset knobs only, so explicit ones win.
+  process.env.CLAB_CHECKER_QUICK ??= "1";
+  process.env.RAFT_BENCH_OPS ??= "2000";
+  process.env.ENGINE_BENCH_OPS ??= "2000";
+}
 const unknown = asked.filter((m) => !all.includes(m));
 if (unknown.length > 0) {
   console.error(`run-all: no micro-benchmark ${unknown.join(", ")}; have ${all.join(", ")}`);
