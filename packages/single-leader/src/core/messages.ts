@@ -20,6 +20,8 @@ export interface AppendRequest {
   entries: LogEntry[];
   /** The leader's last log position when it sent this: a follower at or past it is caught up. */
   leaderLast: number;
+  /** The leader's commit index: the highest position a majority holds (for status and lag only). */
+  commit: number;
 }
 
 /**

@@ -298,6 +298,7 @@ describe("single-leader core: failover and fencing", () => {
       prevEpoch: 0,
       entries: [{ epoch: 1, key: "x", value: "old" }],
       leaderLast: 1,
+      commit: 0,
     });
     const out = net.core("n3").ready();
     expect(out.send.at(-1)).toEqual({

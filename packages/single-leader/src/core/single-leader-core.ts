@@ -92,6 +92,8 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
 
   private lastHeard: number;
   private caughtUpAt = Number.NEGATIVE_INFINITY;
+  private leaderLast = 0;
+  private followerCommit = 0;
   private electionDeadline = 0;
   /** Set once a node learns it was deposed; its later writes are refused with KV_FENCED. */
   private deposed = false;
@@ -440,13 +442,21 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       deposed: this.deposed,
     };
     if (this.role === "leader") {
-      const matches = [this.lastIndex, ...[...this.progress.values()].map((p) => p.match)].sort(
-        (a, b) => b - a,
-      );
-      s.commitIndex = matches[this.quorum() - 1] ?? 0;
+      s.commitIndex = this.majorityMatch();
       s.lag = Math.max(0, ...[...this.progress.values()].map((p) => this.lastIndex - p.match));
+    } else {
+      s.commitIndex = this.followerCommit;
+      s.lag = Math.max(0, this.leaderLast - this.lastIndex);
     }
     return s;
+  }
+
+  /** majorityMatch is the highest position a majority (the leader included) holds. */
+  private majorityMatch(): number {
+    const matches = [this.lastIndex, ...[...this.progress.values()].map((p) => p.match)].sort(
+      (a, b) => b - a,
+    );
+    return matches[this.quorum() - 1] ?? 0;
   }
 
   dump(): Map<string, string[]> {
@@ -539,6 +549,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       prevEpoch: this.epochAt(prevIndex),
       entries,
       leaderLast: this.lastIndex,
+      commit: this.majorityMatch(),
     });
     // Pipeline only once the follower's position is known; while probing, resend from the same point.
     if (p.acked) p.next = prevIndex + entries.length + 1;
@@ -612,6 +623,8 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     });
     const match = m.prevIndex + m.entries.length;
     if (match >= m.leaderLast) this.caughtUpAt = this.now;
+    this.leaderLast = m.leaderLast;
+    this.followerCommit = Math.min(m.commit ?? 0, match);
     // Sent after this Ready's persist: an ack means durable.
     this.send(from, { type: "append-response", epoch: this.epoch, ok: true, match, hint: match + 1 });
     if (this.parked.length > 0) this.serveParked();
