@@ -408,8 +408,21 @@ for (const name of selected) {
     fail(`npm install failed:\n    ${firstLines(install.out, 12)}`);
     continue;
   }
+  // Every @consistency-lab package must come from a tarball: a nested copy means npm fetched one from the
+  // registry because a packed manifest asked for a version the tarballs do not have.
+  const nested = needed.filter((n) =>
+    existsSync(join(app, "node_modules", n, "node_modules", "@consistency-lab")),
+  );
+  if (nested.length > 0) {
+    fail(`npm installed nested @consistency-lab copies under ${nested.join(", ")} (version mismatch?)`);
+    continue;
+  }
   writeFileSync(join(app, "smoke.mjs"), smoke.script.replaceAll('"PKG"', JSON.stringify(name)));
-  const r = run("node", ["smoke.mjs"], app, SMOKE_TIMEOUT_MS, { CLAB_LOG_LEVEL: "silent", NODE_OPTIONS: "" });
+  const r = run("node", ["smoke.mjs"], app, SMOKE_TIMEOUT_MS, {
+    CLAB_LOG_LEVEL: "silent",
+    NODE_OPTIONS: "",
+    NODE_PATH: "",
+  });
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   if (!r.ok) {
     fail(`smoke script failed (${secs} s):\n    ${firstLines(r.out, 12)}`);
