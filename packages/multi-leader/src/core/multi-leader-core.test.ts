@@ -181,6 +181,23 @@ describe("multi-leader core: causal delivery", () => {
     expect(net.dumps()).toEqual(Array(3).fill(JSON.stringify([["x", ["third"]]])));
   });
 
+  it("catches up after a long partition even when one origin's backlog depends on another's", () => {
+    // Ring n1 → n2 → n3 → n1: n3 gets n1's updates only through n2. n2's backlog for n3 (150 updates) depends on
+    // n1's (100): every retransmission must carry the oldest missing update of each origin, or n3 waits forever.
+    const net = new Net({ topology: "ring" });
+    net.cut.add("n3");
+    net.put("n2", "first", "0");
+    for (let i = 0; i < 100; i++) net.put("n1", `a${i}`, String(i));
+    net.deliver();
+    for (let i = 0; i < 150; i++) net.put("n2", `b${i}`, String(i));
+    net.deliver();
+    net.cut.clear();
+    net.tick(2000);
+    expect(net.core("n3").status().buffered).toBe(0);
+    expect(new Set(net.dumps()).size).toBe(1);
+    expect(net.core("n3").dump().size).toBe(251);
+  });
+
   it("broken out-of-order variant: an overtaken update is taken for a duplicate and never applied", () => {
     const net = new Net({ conflicts: "lww-hlc" }, ["n1", "n2", "n3"], { causalOrder: false });
     net.cut.add("n3");

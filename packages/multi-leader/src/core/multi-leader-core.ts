@@ -31,7 +31,7 @@ import type { ConflictRecord, MultiLeaderMessage, Update, UpdatesMessage, Versio
 const META_KEY = "meta";
 const UPDATE_PREFIX = "u/";
 const KEY_PREFIX = "k/";
-/** Updates per message, so catching up after a partition is bounded per message. */
+/** Updates per origin per retransmission, so catching up after a partition is bounded per message. */
 const MAX_BATCH = 64;
 /** Conflict records kept in memory (the count is kept in full). */
 const CONFLICT_LOG_LIMIT = 1000;
@@ -369,9 +369,15 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
       const acked = this.acked.get(to) ?? {};
       const batch: Update[] = [];
       for (const [origin, list] of this.log) {
-        for (let seq = vvGet(acked, origin) + 1; seq <= list.length && batch.length < MAX_BATCH; seq++) {
+        // A bound per origin, not per message: the oldest missing update of every origin goes out each round, so
+        // an update waiting at the neighbour for another origin's update is never starved of it.
+        let taken = 0;
+        for (let seq = vvGet(acked, origin) + 1; seq <= list.length && taken < MAX_BATCH; seq++) {
           const u = list[seq - 1];
-          if (u && this.forwards(u, to)) batch.push(u);
+          if (u && this.forwards(u, to)) {
+            batch.push(u);
+            taken++;
+          }
         }
       }
       if (batch.length > 0) this.send(to, { type: "updates", updates: batch });
