@@ -646,7 +646,6 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       if (m.match > p.match) p.match = Math.min(m.match, this.lastIndex);
       if (p.next <= p.match) p.next = p.match + 1;
       this.maybeAck();
-      if (p.match < this.lastIndex && p.next > this.lastIndex) p.next = p.match + 1;
       if (p.next <= this.lastIndex) this.sendAppend(from);
     } else if (!m.fenced) {
       // Only without fencing can another leader rewrite a follower's log below what it acknowledged to us.
