@@ -17,7 +17,11 @@ describe("anomalyStats", () => {
   });
 
   it("does not count a read of a value whose newer write was concurrent", () => {
-    const b = new HistoryBuilder().op(1, "write", "x", 1).invoke(1, "write", "x", 2).op(2, "read", "x", 1).ok(1);
+    const b = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .invoke(1, "write", "x", 2)
+      .op(2, "read", "x", 1)
+      .ok(1);
     expect(anomalyStats(b.ops()).staleReads).toBe(0);
   });
 

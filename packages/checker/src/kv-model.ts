@@ -92,6 +92,7 @@ function makeModel(name: "register" | "kv", withAppend: boolean): Model<Register
         }
       }
     },
+    precedence: (ops) => registerPrecedence(ops),
     // A read and a cas that failed its compare only observe.
     readOnly: (op) => op.f === "read" || (op.f === "cas" && op.type === "fail"),
     hash: (s) => (s === null ? "\u0000" : s),
@@ -100,6 +101,42 @@ function makeModel(name: "register" | "kv", withAppend: boolean): Model<Register
     describeOp: describeOp,
     describeState: (s) => showValueKey(s),
   };
+}
+
+/**
+ * registerPrecedence: the state a read observes is the value of the last state-changing op linearized before it.
+ * When only one op wrote value v (write, or cas new value; ok or info), a read returning v (or an ok cas expecting
+ * v) that began at time t forces that writer to be linearized after every determinate state-changing op that
+ * completed before t — those precede the read, and the writer is the last one before it. Values written several
+ * times, absent (several deletes write it) and appends get no constraint.
+ */
+function registerPrecedence(ops: readonly Op[]): Float64Array | undefined {
+  const writers = new Map<string, number>();
+  const multiple = new Set<string>();
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (op.f === "append") return undefined;
+    if (op.type === "fail" || (op.f !== "write" && op.f !== "cas")) continue;
+    const w = prep(op).w;
+    if (w === null) continue;
+    if (writers.has(w)) multiple.add(w);
+    else writers.set(w, i);
+  }
+  const T = new Float64Array(ops.length).fill(Number.NEGATIVE_INFINITY);
+  let any = false;
+  for (const op of ops) {
+    if (op.type !== "ok") continue;
+    const p = prep(op);
+    const v = op.f === "read" ? p.r : op.f === "cas" ? p.e : undefined;
+    if (v === undefined || v === null || multiple.has(v)) continue;
+    const w = writers.get(v);
+    if (w === undefined || ops[w] === op) continue;
+    if (op.call > T[w]!) {
+      T[w] = op.call;
+      any = true;
+    }
+  }
+  return any ? T : undefined;
 }
 
 /** describeOp renders an op in words, e.g. `p3 cas x [1,2] → ok`. */

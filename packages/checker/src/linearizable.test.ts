@@ -190,6 +190,49 @@ describe("checkLinearizableSync: differential against brute force", () => {
   });
 });
 
+describe("checkLinearizableSync: differential with unique written values (precedence pruning active)", () => {
+  it("agrees with brute force", () => {
+    const step = fc.record({
+      proc: fc.integer({ min: 0, max: 3 }),
+      f: fc.constantFrom("read", "read", "write", "write", "cas", "delete") as fc.Arbitrary<
+        "read" | "write" | "cas" | "delete"
+      >,
+      pick: fc.nat(),
+      outcome: fc.constantFrom("ok", "ok", "ok", "ok", "fail", "info") as fc.Arbitrary<
+        "ok" | "fail" | "info"
+      >,
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 16 }), (steps) => {
+        const b = new HistoryBuilder();
+        const inFlight = new Map<number, string>();
+        const written: (number | null)[] = [null];
+        let next = 1;
+        for (const s of steps) {
+          const f = inFlight.get(s.proc);
+          if (f === undefined) {
+            const value =
+              s.f === "write" ? next++ : s.f === "cas" ? [written[s.pick % written.length], next++] : null;
+            if (s.f === "write") written.push(value as number);
+            if (s.f === "cas") written.push((value as number[])[1]!);
+            b.invoke(s.proc, s.f, "x", value);
+            inFlight.set(s.proc, s.f);
+          } else {
+            inFlight.delete(s.proc);
+            if (s.outcome === "info") b.info(s.proc);
+            else if (s.outcome === "fail") b.fail(s.proc, f === "cas" ? {} : { error: "KV_UNAVAILABLE" });
+            else b.ok(s.proc, f === "read" ? { value: written[s.pick % written.length] } : {});
+          }
+        }
+        const ops = b.ops();
+        const expected = bruteForceLinearizable(ops, kvModel) ? "ok" : "violation";
+        expect(checkLinearizableSync(ops).verdict).toBe(expected);
+      }),
+      { numRuns: process.env.CLAB_SOAK ? 30_000 : 2000 },
+    );
+  });
+});
+
 describe("checkLinearizable (workers)", () => {
   it("gives the same verdicts with worker threads as in-thread", async () => {
     const good = new HistoryBuilder();

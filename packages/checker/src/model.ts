@@ -24,6 +24,13 @@ export interface Model<S = unknown> {
    * many concurrent reads. Must not be true for an op that changes the state in some state.
    */
   readOnly?(op: Op): boolean;
+  /**
+   * Derived real-time constraints that prune the search (optional, must be sound): for each op i of `ops`, a time
+   * T[i] such that op i can only be linearized after every determinate op that is not read-only and completed
+   * before T[i] (other than i). For a register with unique values, a write whose value a read returns must follow
+   * every write that completed before that read began. -Infinity means no constraint.
+   */
+  precedence?(ops: readonly Op[]): Float64Array | undefined;
   describeOp?(op: Op): string;
   describeState?(s: S): string;
 }
