@@ -15,7 +15,13 @@ export interface ClusterAccess {
   adminToken: string;
 }
 
-/** makeClient connects a KvClient to some endpoints, recording history events into `history` when given. */
+let clientSerial = 0;
+
+/**
+ * makeClient connects a KvClient to some endpoints, recording history events into `history` when given. Every
+ * client gets a fresh session id: a session's sequence numbers only go up (Raft thesis §6.3), so reusing an id
+ * with a new client would look like a replay of old requests.
+ */
 export function makeClient(
   c: Pick<ClusterAccess, "token">,
   endpoints: string[],
@@ -36,7 +42,7 @@ export function makeClient(
     // A pinned client is on one side of a partition: it never follows a leader hint to a node it was not given.
     ...(o.pinned ? { discover: false } : {}),
     process: o.process,
-    clientId: o.clientId ?? `bench-${o.process}-${process.pid}`,
+    clientId: o.clientId ?? `bench-${process.pid}-${++clientSerial}-${o.process}`,
     ...(o.history
       ? { record: (e: HistoryEvent) => o.history!.push(o.final ? { ...e, meta: { ...e.meta, final: true } } : e) }
       : {}),

@@ -5,7 +5,7 @@ import { makeClient } from "../load.js";
 
 /** admin is a short-lived client for status and fault injection. */
 export function adminClient(c: ClusterHandle): KvClient {
-  return makeClient(c, c.endpoints, { timeoutMs: 3000, process: -1, clientId: "bench-admin" });
+  return makeClient(c, c.endpoints, { timeoutMs: 3000, process: -1 });
 }
 
 /** statuses asks every node for its status; a node that does not answer is missing from the list. */

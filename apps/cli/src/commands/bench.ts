@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readResults, runBench, summaryTable, writeComparison } from "@consistency-lab/bench";
 import type { Command } from "commander";
 import { listEngines } from "../engines.js";
 import { UsageError } from "../usage-error.js";
@@ -57,6 +56,8 @@ export function registerBench(program: Command): void {
         if (delays.some((d) => !Number.isFinite(d) || d < 0)) throw new UsageError("--delays takes non-negative numbers");
       }
       const root = repoRoot();
+      // Loaded on demand: the bench pulls in the chart renderer and the etcd client, which other commands never need.
+      const { runBench, summaryTable } = await import("@consistency-lab/bench");
       const r = await runBench({
         profile: flags.profile,
         engines,
@@ -80,6 +81,7 @@ export function registerBench(program: Command): void {
       const root = repoRoot();
       const path = resolve(root, flags.results);
       if (!existsSync(path)) throw new UsageError(`${flags.results} not found: run \`pnpm bench\` first`);
+      const { readResults, writeComparison } = await import("@consistency-lab/bench");
       let results: ReturnType<typeof readResults>;
       try {
         results = readResults(path);
