@@ -1,4 +1,4 @@
-import type { Model } from "./model.js";
+import type { Model, Precedence } from "./model.js";
 import { partitionByKey } from "./model.js";
 import type { Op } from "./op.js";
 import { showValue, showValueKey, valueKey } from "./values.js";
@@ -104,13 +104,14 @@ function makeModel(name: "register" | "kv", withAppend: boolean): Model<Register
 }
 
 /**
- * registerPrecedence: the state a read observes is the value of the last state-changing op linearized before it.
- * When only one op wrote value v (write, or cas new value; ok or info), a read returning v (or an ok cas expecting
- * v) that began at time t forces that writer to be linearized after every determinate state-changing op that
- * completed before t — those precede the read, and the writer is the last one before it. Values written several
- * times, absent (several deletes write it) and appends get no constraint.
+ * registerPrecedence: a read observes the value of the last state-changing op linearized before it. When only one op
+ * wrote value v (a write, or a cas's new value; ok or info), a read r returning v (or an ok cas expecting v) that
+ * began at time t forces that writer w to be linearized after every determinate op X ≠ w that completed before t
+ * and is not a read of v: a state-changing X precedes r and w is the last such op before r; a read of another
+ * value precedes r, and w after it is the only way for r to see v (v cannot come back once overwritten). Values
+ * written several times, absent (several deletes write it) and appends get no constraint.
  */
-function registerPrecedence(ops: readonly Op[]): Float64Array | undefined {
+function registerPrecedence(ops: readonly Op[]): Precedence | undefined {
   const writers = new Map<string, number>();
   const multiple = new Set<string>();
   for (let i = 0; i < ops.length; i++) {
@@ -122,7 +123,18 @@ function registerPrecedence(ops: readonly Op[]): Float64Array | undefined {
     if (writers.has(w)) multiple.add(w);
     else writers.set(w, i);
   }
-  const T = new Float64Array(ops.length).fill(Number.NEGATIVE_INFINITY);
+  const n = ops.length;
+  const before = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
+  const counted = new Uint8Array(n);
+  const exempt = new Int32Array(n);
+  // Counted: determinate state-changing ops and ok single-value reads (cas fails observe too little).
+  for (let i = 0; i < n; i++) {
+    const op = ops[i]!;
+    if (op.type === "info") continue;
+    if (op.f === "read") counted[i] = op.type === "ok" && !prep(op).siblings ? 1 : 0;
+    else if (op.f !== "cas" || op.type === "ok") counted[i] = op.type === "ok" ? 1 : 0;
+  }
+  const readsOf = new Map<number, Op[]>();
   let any = false;
   for (const op of ops) {
     if (op.type !== "ok") continue;
@@ -131,12 +143,22 @@ function registerPrecedence(ops: readonly Op[]): Float64Array | undefined {
     if (v === undefined || v === null || multiple.has(v)) continue;
     const w = writers.get(v);
     if (w === undefined || ops[w] === op) continue;
-    if (op.call > T[w]!) {
-      T[w] = op.call;
+    if (op.f === "read") {
+      let l = readsOf.get(w);
+      if (!l) {
+        l = [];
+        readsOf.set(w, l);
+      }
+      l.push(op);
+    }
+    if (op.call > before[w]!) {
+      before[w] = op.call;
       any = true;
     }
   }
-  return any ? T : undefined;
+  if (!any) return undefined;
+  for (const [w, reads] of readsOf) for (const r of reads) if (r.ret < before[w]!) exempt[w]!++;
+  return { before, counted, exempt };
 }
 
 /** describeOp renders an op in words, e.g. `p3 cas x [1,2] → ok`. */

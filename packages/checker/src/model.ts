@@ -25,14 +25,22 @@ export interface Model<S = unknown> {
    */
   readOnly?(op: Op): boolean;
   /**
-   * Derived real-time constraints that prune the search (optional, must be sound): for each op i of `ops`, a time
-   * T[i] such that op i can only be linearized after every determinate op that is not read-only and completed
-   * before T[i] (other than i). For a register with unique values, a write whose value a read returns must follow
-   * every write that completed before that read began. -Infinity means no constraint.
+   * Derived real-time constraints that prune the search (optional, must be sound). For each op i of `ops`:
+   * `before[i]` is a time such that op i can only be linearized after every `counted` op that completed before
+   * that time, except `exempt[i]` of them (ops that cannot precede i, which the model guarantees are not linearized
+   * before i either). For a register with unique values: a write whose value is read at time t follows every write
+   * and every read of another value that completed before t. -Infinity means no constraint.
    */
-  precedence?(ops: readonly Op[]): Float64Array | undefined;
+  precedence?(ops: readonly Op[]): Precedence | undefined;
   describeOp?(op: Op): string;
   describeState?(s: S): string;
+}
+
+/** Precedence is what Model.precedence returns (see there). */
+export interface Precedence {
+  before: Float64Array;
+  counted: Uint8Array;
+  exempt: Int32Array;
 }
 
 /** partitionByKey groups ops by key, keys in order of first appearance (P-compositionality, Horn & Kroening 2015). */

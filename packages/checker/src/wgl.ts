@@ -117,22 +117,23 @@ export function checkPartitionLinearizable<S>(
     if (scRank[i]! >= 0) fenAdd(scRank[i]!, -1);
   };
 
-  // Precedence pruning (Model.precedence): op i waits until the first need[i] state-changing determinate ops in
-  // completion order (other than itself) are linearized; a Fenwick tree counts the linearized ones.
-  const T = usePrecedence ? model.precedence?.(ops) : undefined;
+  // Precedence pruning (Model.precedence): op i waits until the counted ops that completed before before[i] are
+  // linearized, save exempt[i] of them; a Fenwick tree over counted ops in completion order counts the linearized.
+  const prec = usePrecedence ? model.precedence?.(ops) : undefined;
+  const T = prec?.before;
   const scRank = new Int32Array(n).fill(-1);
   const need = new Int32Array(n);
-  const selfIn = new Uint8Array(n);
+  const prefixLen = new Int32Array(n);
   const fen = new Int32Array(n + 1);
-  if (T) {
+  if (prec) {
     const sc: number[] = [];
-    for (let i = 0; i < n; i++) if (det[i] && !(model.readOnly?.(ops[i]!) ?? false)) sc.push(i);
+    for (let i = 0; i < n; i++) if (prec.counted[i]) sc.push(i);
     sc.sort((a, b) => ops[a]!.ret - ops[b]!.ret);
     sc.forEach((i, r) => {
       scRank[i] = r;
     });
     for (let i = 0; i < n; i++) {
-      const t = T[i]!;
+      const t = prec.before[i]!;
       if (t === Number.NEGATIVE_INFINITY) continue;
       let lo = 0;
       let hi = sc.length;
@@ -141,8 +142,8 @@ export function checkPartitionLinearizable<S>(
         if (ops[sc[mid]!]!.ret < t) lo = mid + 1;
         else hi = mid;
       }
-      need[i] = lo;
-      selfIn[i] = scRank[i]! >= 0 && scRank[i]! < lo ? 1 : 0;
+      prefixLen[i] = lo;
+      need[i] = lo - prec.exempt[i]! - (scRank[i]! >= 0 && scRank[i]! < lo ? 1 : 0);
     }
   }
   const fenAdd = (r: number, d: number): void => {
@@ -153,7 +154,7 @@ export function checkPartitionLinearizable<S>(
     for (let x = k; x > 0; x -= x & -x) sum += fen[x]!;
     return sum;
   };
-  const mayLinearize = (i: number): boolean => need[i] === 0 || fenPrefix(need[i]!) >= need[i]! - selfIn[i]!;
+  const mayLinearize = (i: number): boolean => need[i]! <= 0 || fenPrefix(prefixLen[i]!) >= need[i]!;
 
   const set = new LinearizedSet(n);
   const memo = new MemoTable<S>(stateHasher(model.hash), stateEqual(model.equal));
