@@ -33,20 +33,28 @@ describe("deliberately broken variants are caught", () => {
   }
 });
 
-describe("scenario testdata/scenarios/cluster-restart.json", () => {
-  const scenario = JSON.parse(readFileSync(new URL("../testdata/scenarios/cluster-restart.json", import.meta.url), "utf8")) as Scenario;
-  const spec = (engine: typeof raftEngine) => ({ engine, nodes: scenario.nodes ?? 3, faults: scenario.faults, workload: scenario.workload ?? {} });
+const scenario = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../testdata/scenarios/${name}`, import.meta.url), "utf8")) as Scenario;
+const scenarioSpec = (engine: typeof raftEngine, sc: Scenario) => ({
+  engine,
+  nodes: sc.nodes ?? 3,
+  faults: sc.faults,
+  workload: sc.workload ?? {},
+});
 
-  it("raft-broken-no-persist-vote violates a declared guarantee within 100 workload seeds", () => {
-    const run = findViolation({ ...spec(raftBrokenNoPersistVote), seeds: 100 });
+describe("scenario files (testdata/scenarios)", () => {
+  for (const name of ["cluster-restart.json", "leader-churn.json"]) {
+    it(`${name}: the correct engine keeps every declared guarantee`, () => {
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const run = runSeed(scenarioSpec(raftEngine, scenario(name)), seed);
+        expect(run.violations.map((v) => v.guarantee), `${name} seed ${seed}`).toEqual([]);
+        expect(run.result.stats.ok, `${name} seed ${seed}: no progress`).toBeGreaterThan(0);
+      }
+    }, 600_000);
+  }
+
+  it("cluster-restart.json: raft-broken-no-persist-vote violates a declared guarantee within 100 workload seeds", () => {
+    const run = findViolation({ ...scenarioSpec(raftBrokenNoPersistVote, scenario("cluster-restart.json")), seeds: 100 });
     expect(run, "no seed in 1..100 exposed raft-broken-no-persist-vote").toBeDefined();
-  }, 600_000);
-
-  it("the correct engine keeps every declared guarantee through it", () => {
-    for (const seed of [1, 2, 3, 4, 5, 6]) {
-      const run = runSeed(spec(raftEngine), seed);
-      expect(run.violations.map((v) => v.guarantee), `seed ${seed}`).toEqual([]);
-      expect(run.result.stats.ok, `seed ${seed}: no progress`).toBeGreaterThan(0);
-    }
   }, 600_000);
 });

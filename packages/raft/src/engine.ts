@@ -132,7 +132,10 @@ export const raftBrokenEarlyCommit: EngineDefinition<RaftMessage> = define(
 export const raftBrokenFigure8: EngineDefinition<RaftMessage> = define(
   "raft-broken-figure8",
   "Raft that commits entries of earlier terms by counting replicas",
-  { mode: "figure8", what: "commits an earlier term's entry once a majority holds it (Raft Figure 8, §5.4.2)" },
+  {
+    mode: "figure8",
+    what: "commits an earlier term's entry once a majority holds it, with no no-op on election (Raft Figure 8, §5.4.2)",
+  },
 );
 
 /** raftBrokenEngines lists every deliberately broken variant. */

@@ -390,8 +390,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.pendingConfIndex = this.log.lastIndex();
     if (this.opts.broken === "figure8") {
       // broken=figure8: a leader that commits earlier terms' entries by counting replicas sees no need for the
-      // no-op, and trusts its commit index at once.
-      this.committedInTerm = true;
+      // no-op: it serves reads once it has counted a commit in its term (or holds nothing uncommitted).
+      this.committedInTerm = this.log.committed === this.log.lastIndex();
       this.adoptFollowerReads();
       return;
     }
@@ -752,7 +752,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
       log.applied = e.index;
       this.applyEntry(e);
     }
-    if (this.role === "leader" && !this.committedInTerm && log.term(log.committed) === this.term) {
+    const knowsCommit = log.term(log.committed) === this.term || this.opts.broken === "figure8";
+    if (this.role === "leader" && !this.committedInTerm && knowsCommit) {
       this.committedInTerm = true;
       this.reads.unassigned.push(...this.reads.waitingForTermCommit);
       this.reads.waitingForTermCommit = [];
