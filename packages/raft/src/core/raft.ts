@@ -613,11 +613,11 @@ export class RaftCore implements EngineCore<RaftMessage> {
         if (!this.sendAppend(p)) break;
         if (pr.state !== "replicate" || pr.next > this.log.lastIndex()) break;
       }
-      // Announce a new commit index at once (not at the next heartbeat), in a regular message: a heartbeat of
-      // the current read round, whose commit is capped by what the follower is known to hold (Raft §5.3).
+      // Announce a new commit index at once (not at the next heartbeat), in a regular message: a heartbeat
+      // without a read round (so unanswered), whose commit is capped by what the follower holds (Raft §5.3).
       const commit = Math.min(this.log.committed, pr.match);
       if ((this.sentCommit.get(p) ?? 0) < commit) {
-        this.send(p, { type: "heartbeat", term: this.term, commit, ctx: this.reads.lastCtx });
+        this.send(p, { type: "heartbeat", term: this.term, commit });
         this.sentCommit.set(p, commit);
       }
     }
@@ -718,7 +718,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
   /** @internal */
   handleHeartbeat(from: NodeId, m: Extract<RaftMessage, { type: "heartbeat" }>): void {
     this.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send(from, { type: "heartbeat-response", term: this.term, ctx: m.ctx });
+    if (m.ctx !== undefined) this.send(from, { type: "heartbeat-response", term: this.term, ctx: m.ctx });
   }
 
   /** @internal */

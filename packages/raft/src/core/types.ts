@@ -93,7 +93,8 @@ export type RaftMessage =
       hintIndex?: number;
       hintTerm?: number;
     }
-  | { type: "heartbeat"; term: number; commit: number; ctx: number }
+  /** A heartbeat with `ctx` belongs to a read round and is answered; without it, it only announces `commit`. */
+  | { type: "heartbeat"; term: number; commit: number; ctx?: number }
   | { type: "heartbeat-response"; term: number; ctx: number }
   | { type: "snapshot-request"; term: number; snapshot: Snapshot }
   | { type: "timeout-now"; term: number }

@@ -205,7 +205,7 @@ export function describe(w: Wire): string {
     case "prevote-response":
       return `${head} ${m.granted ? "granted" : "rejected"}`;
     case "heartbeat":
-      return `${head} commit=${m.commit} ctx=${m.ctx}`;
+      return `${head} commit=${m.commit}${m.ctx !== undefined ? ` ctx=${m.ctx}` : ""}`;
     case "heartbeat-response":
       return `${head} ctx=${m.ctx}`;
     case "snapshot-request":
