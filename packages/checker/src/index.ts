@@ -13,7 +13,7 @@ export {
   type LinearizabilityOptions,
   type LinearizabilityResult,
 } from "./linearizable.js";
-export type { Model } from "./model.js";
+export type { Model, Precedence } from "./model.js";
 export { partitionByKey } from "./model.js";
 export type { Op } from "./op.js";
 export { isIndeterminate, readValues } from "./op.js";

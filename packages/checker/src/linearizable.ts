@@ -151,7 +151,14 @@ async function runOnWorkers(
               }
               const idx = order[nextJob++]!;
               const remainingMs = budgetMs - (performance.now() - started);
-              w.postMessage({ idx, ops: parts[idx], modelName, remainingMs, budgetWords, keepLinearization });
+              w.postMessage({
+                idx,
+                ops: parts[idx]!.map(slim),
+                modelName,
+                remainingMs,
+                budgetWords,
+                keepLinearization,
+              });
             };
             w.on("message", (m: { idx: number; outcome: PartitionOutcome }) => {
               outcomes[m.idx] = m.outcome;
@@ -229,6 +236,24 @@ function assemble(
   }
   result.seconds = (performance.now() - start) / 1000;
   return result;
+}
+
+/** slim keeps what the search reads of an op, so less is cloned to a worker. */
+function slim(op: Op): Op {
+  const o: Op = {
+    index: op.index,
+    process: op.process,
+    f: op.f,
+    key: op.key,
+    value: op.value,
+    type: op.type,
+    call: op.call,
+    ret: op.ret,
+    invokeLine: op.invokeLine,
+  };
+  if (op.values) o.values = op.values;
+  if (op.error !== undefined) o.error = op.error;
+  return o;
 }
 
 /** workerUrl finds the compiled worker; tests run from src/ (TypeScript), where it is taken from dist/. */
