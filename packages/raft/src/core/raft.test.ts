@@ -19,6 +19,30 @@ function core(id: string, peers: string[], recs: Record<string, unknown> = {}, o
   return new RaftCore({ id, peers, rng: new Rng(7), options, now: 0, records: new Map(Object.entries(recs)) });
 }
 
+describe("core state", () => {
+  it("clone() branches: the copy and the original answer the same inputs identically and independently", () => {
+    const net = new Network(3);
+    const l = net.elect();
+    net.request(l, { op: "put", key: "x", value: "1" });
+    net.runFor(100);
+    const a = net.core(l);
+    // Independent: input to the copy does not reach the original.
+    const b = a.clone();
+    expect(b).not.toBe(a);
+    b.request({ id: "q", op: "put", key: "z", value: "3" });
+    expect(b.log.lastIndex()).toBe(a.log.lastIndex() + 1);
+    // Identical: same inputs, same outputs (messages, records, replies), rng included.
+    const c = a.clone();
+    const drive = (x: RaftCore) => {
+      x.request({ id: "p", op: "put", key: "y", value: "2" });
+      const first = x.ready();
+      x.tick(net.now + 500);
+      return [first, x.ready(), x.status()];
+    };
+    expect(drive(c)).toEqual(drive(a));
+  });
+});
+
 describe("Raft §5.2 leader election", () => {
   it("elects one leader that every node follows", () => {
     const net = new Network(3);

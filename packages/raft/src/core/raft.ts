@@ -15,6 +15,7 @@ import {
   errorReply,
   validateRequest,
 } from "@consistency-lab/kv";
+import { deepClone } from "./clone.js";
 import { RaftLog, entryKey, entrySize } from "./log.js";
 import {
   applyConfChange,
@@ -308,6 +309,14 @@ export class RaftCore implements EngineCore<RaftMessage> {
         this.replies.push(errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`), this.meta()));
     }
     this.afterEvent();
+  }
+
+  /**
+   * clone returns an independent copy of this core in the same state (rng included): both behave identically
+   * on the same inputs. For explorers that branch from a state.
+   */
+  clone(): RaftCore {
+    return deepClone(this);
   }
 
   dump(): Map<string, string[]> {
