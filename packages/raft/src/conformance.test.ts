@@ -7,7 +7,9 @@ import { raftBrokenEarlyCommit, raftBrokenNoPersistVote, raftBrokenStaleRead, ra
 // The ONE shared suite: KV semantics, durability across crash-restart, and every guarantee raftSupports declares,
 // under `--faults all`. The guarantees are declared once, in raftSupports; nothing is restated here.
 conformanceSuite({ describe, it, expect }, { engine: raftEngine, nodes: 3 });
-// Other option sets: a smaller CI sample (the full count under CLAB_SOAK).
+// Other option sets: a smaller CI sample (the full count under CLAB_SOAK). read=stale histories are not
+// linearizable, and the checker spends up to its time limit proving that for the undeclared guarantee report, so
+// that set runs fewer seeds.
 const seeds = defaultSeeds(6, 200);
 conformanceSuite({ describe, it, expect }, { engine: raftEngine, nodes: 5, seeds, label: "5 nodes" });
 conformanceSuite(
@@ -15,7 +17,7 @@ conformanceSuite(
   { engine: raftEngine, options: { batch: false, maxInflightMsgs: 2 }, seeds, label: "no batching, small window" },
 );
 conformanceSuite({ describe, it, expect }, { engine: raftEngine, options: { snapshotEvery: 5 }, seeds, label: "snapshot every 5" });
-conformanceSuite({ describe, it, expect }, { engine: raftEngine, options: { read: "stale" }, seeds: defaultSeeds(1, 100), label: "read=stale" });
+conformanceSuite({ describe, it, expect }, { engine: raftEngine, options: { read: "stale" }, seeds: defaultSeeds(1, 30), label: "read=stale" });
 conformanceSuite({ describe, it, expect }, { engine: raftEngine, options: { read: "lease" }, seeds: defaultSeeds(3, 100), label: "read=lease" });
 
 // The teaching variants the checker finds under random faults within 100 seeds. no-persist-vote needs a whole-
