@@ -161,6 +161,28 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
     }
     return undefined;
   };
+  // A cas that failed its compare observed the current value, but the history does not say which: a client that
+  // builds its next write's causal context from it (siblings stores do) links writes the checker cannot see. For
+  // the hiding rule of multi-value reads, x may be below v when v's process failed a cas on the key after x was
+  // invoked and before writing v — then no arbitration constraint is drawn (permissive, never a false violation
+  // from the missing link).
+  const casFails = new Map<string, number[][]>();
+  for (let i = 0; i < n; i++) {
+    const op = nodes[i]!;
+    if (op.f !== "cas" || op.type !== "fail") continue;
+    let per = casFails.get(op.key);
+    if (!per) {
+      per = Array.from({ length: P }, () => []);
+      casFails.set(op.key, per);
+    }
+    per[proc[i]!]!.push(i);
+  }
+  const mayHaveSeen = (x: number, v: number): boolean => {
+    const fails = casFails.get(nodes[v]!.key)?.[proc[v]!];
+    if (!fails) return false;
+    for (const c of fails) if (pidx[c]! < pidx[v]! && nodes[c]!.ret > nodes[x]!.call) return true;
+    return false;
+  };
   /** prevWrite is the write of the same key just before node w in its process's order (-1: none). */
   const prevWrite = (w: number): number => {
     const list = writesBy.get(nodes[w]!.key)?.[proc[w]!];
@@ -236,7 +258,7 @@ export function checkCausal(ops: readonly Op[], convergence: boolean): Guarantee
           let x = w2;
           while (x >= 0 && returned?.has(x)) x = prevWrite(x);
           if (x < 0 || x === w1) continue;
-          if (returned && [...returned].some((v) => coBefore(x, v))) continue;
+          if (returned && [...returned].some((v) => coBefore(x, v) || mayHaveSeen(x, v))) continue;
           cf.push([x, w1]);
         }
       }

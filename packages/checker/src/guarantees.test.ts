@@ -178,6 +178,23 @@ describe("causal (Bouajjani et al. bad patterns)", () => {
     expect(verdict(bad.ops(), "causalConvergence").verdict).toBe("violation");
   });
 
+  it("CCv with siblings allows for what a failed cas may have observed (the history does not record it)", () => {
+    const build = (casFirst: boolean) => {
+      const b = new HistoryBuilder().op(1, "write", "x", 1);
+      if (casFirst) b.op(2, "cas", "x", [9, 8], "fail");
+      return b
+        .op(2, "write", "x", 2)
+        .op(4, "write", "x", 3)
+        .op(5, "read", "x", 1)
+        .op(5, "read", "x", null, "ok", { values: [2, 3] })
+        .op(6, "read", "x", 2)
+        .op(6, "read", "x", 1)
+        .ops();
+    };
+    expect(verdict(build(false), "causalConvergence").verdict).toBe("violation");
+    expect(verdict(build(true), "causalConvergence").verdict).toBe("ok");
+  });
+
   it("answers unknown when written values are not unique", () => {
     const b = new HistoryBuilder().op(1, "write", "x", 1).op(2, "write", "x", 1).op(3, "read", "x", 1);
     const r = verdict(b.ops(), "causal");
