@@ -38,7 +38,12 @@ function commitPuts(c: SimCluster): number {
   const next = (client: number) => {
     if (sent >= OPS) return;
     const i = sent++;
-    const req = { op: "put" as const, key: `k${i % 100}`, value: `v${i}`, session: { clientId: `c${client}`, seq: i } };
+    const req = {
+      op: "put" as const,
+      key: `k${i % 100}`,
+      value: `v${i}`,
+      session: { clientId: `c${client}`, seq: i },
+    };
     c.submit(leader, req, (r: ClientReply) => {
       if (!r.ok) throw new Error(`put failed: ${JSON.stringify(r.error)}`);
       acked++;
@@ -65,7 +70,11 @@ cases.forEach((k, i) => {
     () => {
       messages.set(i, commitPuts(cluster!));
     },
-    { beforeEach: () => void (cluster = settledCluster(k.nodes, k.batch)) },
+    {
+      beforeEach: () => {
+        cluster = settledCluster(k.nodes, k.batch);
+      },
+    },
   );
 });
 await bench.run();

@@ -1,5 +1,11 @@
 import { readFileSync } from "node:fs";
-import { conformanceSuite, defaultSeeds, findViolation, replayCommand, runSeed } from "@consistency-lab/conformance";
+import {
+  conformanceSuite,
+  defaultSeeds,
+  findViolation,
+  replayCommand,
+  runSeed,
+} from "@consistency-lab/conformance";
 import type { Scenario } from "@consistency-lab/sim";
 import { describe, expect, it } from "vitest";
 import { raftBrokenEarlyCommit, raftBrokenNoPersistVote, raftBrokenStaleRead, raftEngine } from "./index.js";
@@ -14,11 +20,25 @@ const seeds = defaultSeeds(6, 200);
 conformanceSuite({ describe, it, expect }, { engine: raftEngine, nodes: 5, seeds, label: "5 nodes" });
 conformanceSuite(
   { describe, it, expect },
-  { engine: raftEngine, options: { batch: false, maxInflightMsgs: 2 }, seeds, label: "no batching, small window" },
+  {
+    engine: raftEngine,
+    options: { batch: false, maxInflightMsgs: 2 },
+    seeds,
+    label: "no batching, small window",
+  },
 );
-conformanceSuite({ describe, it, expect }, { engine: raftEngine, options: { snapshotEvery: 5 }, seeds, label: "snapshot every 5" });
-conformanceSuite({ describe, it, expect }, { engine: raftEngine, options: { read: "stale" }, seeds: defaultSeeds(1, 30), label: "read=stale" });
-conformanceSuite({ describe, it, expect }, { engine: raftEngine, options: { read: "lease" }, seeds: defaultSeeds(3, 100), label: "read=lease" });
+conformanceSuite(
+  { describe, it, expect },
+  { engine: raftEngine, options: { snapshotEvery: 5 }, seeds, label: "snapshot every 5" },
+);
+conformanceSuite(
+  { describe, it, expect },
+  { engine: raftEngine, options: { read: "stale" }, seeds: defaultSeeds(1, 30), label: "read=stale" },
+);
+conformanceSuite(
+  { describe, it, expect },
+  { engine: raftEngine, options: { read: "lease" }, seeds: defaultSeeds(3, 100), label: "read=lease" },
+);
 
 // The teaching variants the checker finds under random faults within 100 seeds. no-persist-vote needs a whole-
 // cluster restart, which random schedules rarely produce: a scenario file targets it. figure8 needs a four-step
@@ -49,14 +69,20 @@ describe("scenario files (testdata/scenarios)", () => {
     it(`${name}: the correct engine keeps every declared guarantee`, () => {
       for (const seed of [1, 2, 3, 4, 5, 6]) {
         const run = runSeed(scenarioSpec(raftEngine, scenario(name)), seed);
-        expect(run.violations.map((v) => v.guarantee), `${name} seed ${seed}`).toEqual([]);
+        expect(
+          run.violations.map((v) => v.guarantee),
+          `${name} seed ${seed}`,
+        ).toEqual([]);
         expect(run.result.stats.ok, `${name} seed ${seed}: no progress`).toBeGreaterThan(0);
       }
     }, 600_000);
   }
 
   it("cluster-restart.json: raft-broken-no-persist-vote violates a declared guarantee within 100 workload seeds", () => {
-    const run = findViolation({ ...scenarioSpec(raftBrokenNoPersistVote, scenario("cluster-restart.json")), seeds: 100 });
+    const run = findViolation({
+      ...scenarioSpec(raftBrokenNoPersistVote, scenario("cluster-restart.json")),
+      seeds: 100,
+    });
     expect(run, "no seed in 1..100 exposed raft-broken-no-persist-vote").toBeDefined();
   }, 600_000);
 });

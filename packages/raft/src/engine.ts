@@ -1,6 +1,12 @@
-import { type EngineDefinition, type EngineOptions, NOTHING, type RequestOptions, type Supports } from "@consistency-lab/kv";
+import {
+  type EngineDefinition,
+  type EngineOptions,
+  NOTHING,
+  type RequestOptions,
+  type Supports,
+} from "@consistency-lab/kv";
 import { entrySize } from "./core/log.js";
-import { type BrokenMode, RAFT_OPTION_SPECS, parseRaftOptions } from "./core/options.js";
+import { type BrokenMode, parseRaftOptions, RAFT_OPTION_SPECS } from "./core/options.js";
 import { RaftCore } from "./core/raft.js";
 import type { RaftMessage } from "./core/types.js";
 
@@ -53,7 +59,9 @@ export function raftSupports(options: EngineOptions): Supports {
   }
   return {
     ...lin,
-    notes: ["read=linearizable: ReadIndex (thesis §6.4), batched; followers serve reads at the leader's read index."],
+    notes: [
+      "read=linearizable: ReadIndex (thesis §6.4), batched; followers serve reads at the leader's read index.",
+    ],
   };
 }
 
@@ -80,13 +88,18 @@ function messageSize(m: RaftMessage): number {
   }
 }
 
-function define(name: string, description: string, broken?: { mode: BrokenMode; what: string }): EngineDefinition<RaftMessage> {
+function define(
+  name: string,
+  description: string,
+  broken?: { mode: BrokenMode; what: string },
+): EngineDefinition<RaftMessage> {
   const def: EngineDefinition<RaftMessage> = {
     name,
     description,
     options: RAFT_OPTION_SPECS,
     defaultNodes: 3,
-    create: (init) => new RaftCore(broken ? { ...init, options: { ...init.options, broken: broken.mode } } : init),
+    create: (init) =>
+      new RaftCore(broken ? { ...init, options: { ...init.options, broken: broken.mode } } : init),
     supports: raftSupports,
     requestOptions: raftRequestOptions,
     messageSize,
@@ -108,14 +121,20 @@ export const raftEngine: EngineDefinition<RaftMessage> = define(
 export const raftBrokenStaleRead: EngineDefinition<RaftMessage> = define(
   "raft-broken-stale-read",
   "Raft whose leader serves reads without confirming leadership",
-  { mode: "stale-read", what: "a deposed leader that has not noticed yet serves stale reads (no ReadIndex round, Raft §8)" },
+  {
+    mode: "stale-read",
+    what: "a deposed leader that has not noticed yet serves stale reads (no ReadIndex round, Raft §8)",
+  },
 );
 
 /** raftBrokenNoPersistVote is a teaching variant: the vote is not persisted, so a restarted node can vote twice in a term. */
 export const raftBrokenNoPersistVote: EngineDefinition<RaftMessage> = define(
   "raft-broken-no-persist-vote",
   "Raft that does not persist votedFor",
-  { mode: "no-persist-vote", what: "votedFor is not persisted: after a restart a node can vote twice in one term, electing two leaders" },
+  {
+    mode: "no-persist-vote",
+    what: "votedFor is not persisted: after a restart a node can vote twice in one term, electing two leaders",
+  },
 );
 
 /** raftBrokenEarlyCommit is a teaching variant: the leader counts itself toward commit before its own write is durable. */

@@ -1,25 +1,31 @@
-export { RaftCore, RECORD_HARD_STATE, RECORD_SNAPSHOT, type RaftInit } from "./core/raft.js";
-export { RAFT_DEFAULTS, RAFT_OPTION_SPECS, parseRaftOptions, type RaftOptions, type BrokenMode } from "./core/options.js";
+export {
+  type BrokenMode,
+  parseRaftOptions,
+  RAFT_DEFAULTS,
+  RAFT_OPTION_SPECS,
+  type RaftOptions,
+} from "./core/options.js";
+export { RaftCore, type RaftInit, RECORD_HARD_STATE, RECORD_SNAPSHOT } from "./core/raft.js";
 export type {
+  Command,
+  ConfCommand,
+  Entry,
+  HardState,
+  KvCommand,
+  Membership,
+  NoopCommand,
   RaftMessage,
   RaftMessageType,
-  Entry,
-  Command,
-  KvCommand,
-  ConfCommand,
-  NoopCommand,
-  Membership,
-  Snapshot,
-  HardState,
   Role,
+  Snapshot,
 } from "./core/types.js";
 export {
-  raftEngine,
-  raftBrokenStaleRead,
-  raftBrokenNoPersistVote,
   raftBrokenEarlyCommit,
-  raftBrokenFigure8,
   raftBrokenEngines,
-  raftSupports,
+  raftBrokenFigure8,
+  raftBrokenNoPersistVote,
+  raftBrokenStaleRead,
+  raftEngine,
   raftRequestOptions,
+  raftSupports,
 } from "./engine.js";

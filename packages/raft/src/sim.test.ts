@@ -1,6 +1,6 @@
 import { checkResult, simConfig } from "@consistency-lab/conformance";
 import { type ClientReply, type ClientRequest, resolveOptions } from "@consistency-lab/kv";
-import { SimCluster, isTimeout, runSimulation } from "@consistency-lab/sim";
+import { isTimeout, runSimulation, SimCluster } from "@consistency-lab/sim";
 import { describe, expect, it } from "vitest";
 import { raftEngine } from "./index.js";
 
@@ -9,11 +9,19 @@ const SEEDS = [1, 2, 3, 4, 5];
 
 function cluster(seed: number, nodes = 3, options: Record<string, string | number | boolean> = {}) {
   const c = new SimCluster({ engine: raftEngine, seed, nodes, options });
-  expect(c.runUntil(() => c.leader() !== undefined, 3000), `seed ${seed}: no leader`).toBe(true);
+  expect(
+    c.runUntil(() => c.leader() !== undefined, 3000),
+    `seed ${seed}: no leader`,
+  ).toBe(true);
   return c;
 }
 
-function call(c: SimCluster, node: string, req: Omit<ClientRequest, "id">, deadlineMs = 2000): ClientReply | undefined {
+function call(
+  c: SimCluster,
+  node: string,
+  req: Omit<ClientRequest, "id">,
+  deadlineMs = 2000,
+): ClientReply | undefined {
   // Follow leader hints like a client does.
   let target = node;
   for (let i = 0; i < 5; i++) {
@@ -36,12 +44,18 @@ describe("raft in the simulator", () => {
       expect(call(c, l1, { op: "put", key: "x", value: "1" })?.ok, `seed ${seed}`).toBe(true);
       const rest = c.nodes.filter((n) => n !== l1);
       c.partition([[l1], rest]);
-      expect(c.runUntil(() => rest.some((n) => c.status(n).role === "leader"), 3000), `seed ${seed}`).toBe(true);
+      expect(
+        c.runUntil(() => rest.some((n) => c.status(n).role === "leader"), 3000),
+        `seed ${seed}`,
+      ).toBe(true);
       const l2 = rest.find((n) => c.status(n).role === "leader")!;
       expect(call(c, l2, { op: "put", key: "x", value: "2" })?.ok, `seed ${seed}`).toBe(true);
       // The old leader cannot commit or confirm a read on its own.
       const stale = c.request(l1, { op: "get", key: "x" }, { deadlineMs: 500 });
-      expect(isTimeout(stale) || stale.ok === false, `seed ${seed}: isolated node answered a linearizable read`).toBe(true);
+      expect(
+        isTimeout(stale) || stale.ok === false,
+        `seed ${seed}: isolated node answered a linearizable read`,
+      ).toBe(true);
       c.heal();
       c.runFor(1000);
       expect(c.status(l1).role, `seed ${seed}`).not.toBe("leader");
@@ -53,7 +67,8 @@ describe("raft in the simulator", () => {
       const l = c.leader()!;
       const f = c.nodes.find((n) => n !== l)!;
       c.crash(f);
-      for (let i = 0; i < 30; i++) expect(call(c, l, { op: "put", key: `k${i % 4}`, value: String(i) })?.ok, `seed ${seed}`).toBe(true);
+      for (let i = 0; i < 30; i++)
+        expect(call(c, l, { op: "put", key: `k${i % 4}`, value: String(i) })?.ok, `seed ${seed}`).toBe(true);
       c.restart(f);
       c.runFor(1000);
       expect(c.core(f)!.dump!(), `seed ${seed}`).toEqual(c.core(c.leader()!)!.dump!());
@@ -67,15 +82,31 @@ describe("raft in the simulator", () => {
       c.crash(d!);
       const replies: ClientReply[] = [];
       const live = c.nodes.filter((n) => !c.isCrashed(n));
-      for (let i = 0; i < 5; i++) c.submit(live[i % live.length]!, { op: "put", key: `p${i}`, value: "v", session: { clientId: `c${i}`, seq: 1 } }, (r) => replies.push(r));
+      for (let i = 0; i < 5; i++)
+        c.submit(
+          live[i % live.length]!,
+          { op: "put", key: `p${i}`, value: "v", session: { clientId: `c${i}`, seq: 1 } },
+          (r) => replies.push(r),
+        );
       c.runFor(500);
-      expect(replies.filter((r) => r.ok), `seed ${seed}: wrote without a majority`).toHaveLength(0);
+      expect(
+        replies.filter((r) => r.ok),
+        `seed ${seed}: wrote without a majority`,
+      ).toHaveLength(0);
       for (const n of [a!, b!, d!]) c.restart(n);
       // Retry what was refused, like a client would, with the same session seq (exactly-once).
       const done = c.runUntil(() => c.leader() !== undefined, 2000);
       expect(done, `seed ${seed}: no leader after restart`).toBe(true);
       for (let i = 0; i < 5; i++) {
-        expect(call(c, c.leader()!, { op: "put", key: `p${i}`, value: "v", session: { clientId: `c${i}`, seq: 1 } }, 2000)?.ok, `seed ${seed}`).toBe(true);
+        expect(
+          call(
+            c,
+            c.leader()!,
+            { op: "put", key: `p${i}`, value: "v", session: { clientId: `c${i}`, seq: 1 } },
+            2000,
+          )?.ok,
+          `seed ${seed}`,
+        ).toBe(true);
       }
     });
 
@@ -87,18 +118,23 @@ describe("raft in the simulator", () => {
       c.runFor(2000);
       expect(c.status(l).role, `seed ${seed}`).not.toBe("leader");
       c.heal();
-      expect(c.runUntil(() => c.leader() !== undefined, 2000), `seed ${seed}`).toBe(true);
+      expect(
+        c.runUntil(() => c.leader() !== undefined, 2000),
+        `seed ${seed}`,
+      ).toBe(true);
       expect(call(c, c.leader()!, { op: "put", key: "y", value: "1" })?.ok, `seed ${seed}`).toBe(true);
     });
   }
 
   it("writes survive every node crashing and restarting", () => {
     const c = cluster(9, 3, { snapshotEvery: 5 });
-    for (let i = 0; i < 12; i++) expect(call(c, c.leader()!, { op: "put", key: `k${i}`, value: String(i) })?.ok).toBe(true);
+    for (let i = 0; i < 12; i++)
+      expect(call(c, c.leader()!, { op: "put", key: `k${i}`, value: String(i) })?.ok).toBe(true);
     for (const n of c.nodes) c.crash(n);
     for (const n of c.nodes) c.restart(n);
     expect(c.runUntil(() => c.leader() !== undefined, 3000)).toBe(true);
-    for (let i = 0; i < 12; i++) expect(call(c, c.leader()!, { op: "get", key: `k${i}` })?.value).toBe(String(i));
+    for (let i = 0; i < 12; i++)
+      expect(call(c, c.leader()!, { op: "get", key: `k${i}` })?.value).toBe(String(i));
   });
 
   it("membership through admin commands: add a learner, promote it, remove an old voter", () => {
@@ -140,7 +176,10 @@ describe("raft with a slow disk (persistLatencyMs): the sendEarly path under fau
       const options = resolveOptions(raftEngine.options, {});
       const config = { ...simConfig({ engine: raftEngine, faults: "all" }, seed), persistLatencyMs: 4 };
       const run = checkResult(raftEngine, options, config, runSimulation(config));
-      expect(run.violations.map((v) => v.guarantee), `seed ${seed}`).toEqual([]);
+      expect(
+        run.violations.map((v) => v.guarantee),
+        `seed ${seed}`,
+      ).toEqual([]);
       expect(run.result.stats.ok, `seed ${seed}: no progress`).toBeGreaterThan(0);
     });
   }

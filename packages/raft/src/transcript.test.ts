@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -120,11 +120,21 @@ function run(blocks: Block[]): string[] {
         n.settle();
         break;
       case "get":
-        n.request(args[0]!, args[2] ? { op: "get", key: args[1]!, options: { read: args[2] as "stale" } } : { op: "get", key: args[1]! });
+        n.request(
+          args[0]!,
+          args[2]
+            ? { op: "get", key: args[1]!, options: { read: args[2] as "stale" } }
+            : { op: "get", key: args[1]! },
+        );
         n.settle();
         break;
       case "cas":
-        n.request(args[0]!, { op: "cas", key: args[1]!, expected: args[2] === "-" ? null : args[2]!, value: args[3]! });
+        n.request(args[0]!, {
+          op: "cas",
+          key: args[1]!,
+          expected: args[2] === "-" ? null : args[2]!,
+          value: args[3]!,
+        });
         n.settle();
         break;
       case "admin":
@@ -146,7 +156,9 @@ function run(blocks: Block[]): string[] {
       case "status":
         for (const id of args) {
           const s = n.core(id).status();
-          out.push(`${id}: ${s.role} term=${s.term} leader=${s.leader ?? "-"} commit=${s.commitIndex} last=${s.lastIndex} applied=${s.applied} voters=${(s.voters as string[]).join(",")}`);
+          out.push(
+            `${id}: ${s.role} term=${s.term} leader=${s.leader ?? "-"} commit=${s.commitIndex} last=${s.lastIndex} applied=${s.applied} voters=${(s.voters as string[]).join(",")}`,
+          );
         }
         break;
       default:
@@ -169,7 +181,7 @@ describe("transcripts (testdata/*.txt)", () => {
         writeFileSync(path, `${body}\n`);
         return;
       }
-      blocks.forEach((b, i) => expect(got[i], `${file}: ${b.cmd}`).toBe(b.expected));
+      for (const [i, b] of blocks.entries()) expect(got[i], `${file}: ${b.cmd}`).toBe(b.expected);
     });
   }
 });

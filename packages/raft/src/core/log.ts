@@ -74,7 +74,8 @@ export class RaftLog {
   /** append adds entries at the end (leader proposals). */
   append(entries: readonly Entry[]): void {
     for (const e of entries) {
-      if (e.index !== this.lastIndex() + 1) throw new Error(`raft log: append of ${e.index} after ${this.lastIndex()}`);
+      if (e.index !== this.lastIndex() + 1)
+        throw new Error(`raft log: append of ${e.index} after ${this.lastIndex()}`);
       this.entries.push(e);
       if (e.index < this.dirtyFrom) this.dirtyFrom = e.index;
     }
@@ -104,7 +105,8 @@ export class RaftLog {
       if (t !== undefined) {
         // Raft §5.4 (Leader Completeness): a committed entry is never overwritten. Reaching here is a bug.
         if (e.index <= this.committed) {
-          if (!this.allowCommittedOverwrite) throw new Error(`raft log: conflict at committed index ${e.index}`);
+          if (!this.allowCommittedOverwrite)
+            throw new Error(`raft log: conflict at committed index ${e.index}`);
           this.committed = e.index - 1;
         }
         this.entries.length = e.index - this.snapIndex - 1;

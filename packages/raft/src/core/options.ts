@@ -70,14 +70,24 @@ export const RAFT_DEFAULTS: RaftOptions = {
 /** RAFT_OPTION_SPECS documents the options for `--option k=v` and `clab sim --list`. */
 export const RAFT_OPTION_SPECS: readonly OptionSpec[] = [
   { name: "tickMs", type: "number", default: RAFT_DEFAULTS.tickMs, description: "logical tick length (ms)" },
-  { name: "heartbeatMs", type: "number", default: RAFT_DEFAULTS.heartbeatMs, description: "leader heartbeat interval (ms)" },
+  {
+    name: "heartbeatMs",
+    type: "number",
+    default: RAFT_DEFAULTS.heartbeatMs,
+    description: "leader heartbeat interval (ms)",
+  },
   {
     name: "electionTimeoutMs",
     type: "number",
     default: RAFT_DEFAULTS.electionTimeoutMs,
     description: "minimum election timeout T (ms); each round draws from [T, 2T)",
   },
-  { name: "preVote", type: "boolean", default: RAFT_DEFAULTS.preVote, description: "pre-vote before an election (thesis §9.6)" },
+  {
+    name: "preVote",
+    type: "boolean",
+    default: RAFT_DEFAULTS.preVote,
+    description: "pre-vote before an election (thesis §9.6)",
+  },
   {
     name: "checkQuorum",
     type: "boolean",
@@ -97,34 +107,77 @@ export const RAFT_OPTION_SPECS: readonly OptionSpec[] = [
     default: RAFT_DEFAULTS.clockDriftMs,
     description: "lease reads: assumed clock-drift bound; lease = electionTimeoutMs - clockDriftMs",
   },
-  { name: "batch", type: "boolean", default: RAFT_DEFAULTS.batch, description: "batch proposals into one append per ready" },
+  {
+    name: "batch",
+    type: "boolean",
+    default: RAFT_DEFAULTS.batch,
+    description: "batch proposals into one append per ready",
+  },
   {
     name: "batchInflight",
     type: "number",
     default: RAFT_DEFAULTS.batchInflight,
-    description: "with batching: appends in flight per follower before proposals accumulate into the next one",
+    description:
+      "with batching: appends in flight per follower before proposals accumulate into the next one",
   },
-  { name: "maxMsgEntries", type: "number", default: RAFT_DEFAULTS.maxMsgEntries, description: "max entries per append-request" },
-  { name: "maxMsgBytes", type: "number", default: RAFT_DEFAULTS.maxMsgBytes, description: "max bytes per append-request" },
-  { name: "maxInflightMsgs", type: "number", default: RAFT_DEFAULTS.maxInflightMsgs, description: "max append-requests in flight per follower" },
-  { name: "maxInflightBytes", type: "number", default: RAFT_DEFAULTS.maxInflightBytes, description: "max bytes in flight per follower" },
+  {
+    name: "maxMsgEntries",
+    type: "number",
+    default: RAFT_DEFAULTS.maxMsgEntries,
+    description: "max entries per append-request",
+  },
+  {
+    name: "maxMsgBytes",
+    type: "number",
+    default: RAFT_DEFAULTS.maxMsgBytes,
+    description: "max bytes per append-request",
+  },
+  {
+    name: "maxInflightMsgs",
+    type: "number",
+    default: RAFT_DEFAULTS.maxInflightMsgs,
+    description: "max append-requests in flight per follower",
+  },
+  {
+    name: "maxInflightBytes",
+    type: "number",
+    default: RAFT_DEFAULTS.maxInflightBytes,
+    description: "max bytes in flight per follower",
+  },
   {
     name: "maxUncommittedEntries",
     type: "number",
     default: RAFT_DEFAULTS.maxUncommittedEntries,
     description: "leader refuses proposals (KV_OVERLOADED) beyond this many uncommitted entries",
   },
-  { name: "snapshotEvery", type: "number", default: RAFT_DEFAULTS.snapshotEvery, description: "snapshot after this many applied entries (0 = never)" },
+  {
+    name: "snapshotEvery",
+    type: "number",
+    default: RAFT_DEFAULTS.snapshotEvery,
+    description: "snapshot after this many applied entries (0 = never)",
+  },
   {
     name: "voters",
     type: "number",
     default: 0,
-    description: "initial voters: the first N nodes (0 = all); the others start as non-members to be added at runtime",
+    description:
+      "initial voters: the first N nodes (0 = all); the others start as non-members to be added at runtime",
   },
-  { name: "promoteMaxLag", type: "number", default: RAFT_DEFAULTS.promoteMaxLag, description: "a learner is promoted only within this many entries of the leader" },
+  {
+    name: "promoteMaxLag",
+    type: "number",
+    default: RAFT_DEFAULTS.promoteMaxLag,
+    description: "a learner is promoted only within this many entries of the leader",
+  },
 ];
 
-const BROKEN_MODES: readonly BrokenMode[] = ["none", "stale-read", "no-persist-vote", "early-commit", "figure8"];
+const BROKEN_MODES: readonly BrokenMode[] = [
+  "none",
+  "stale-read",
+  "no-persist-vote",
+  "early-commit",
+  "figure8",
+];
 
 /** parseRaftOptions reads resolved engine options (plus the internal `broken` knob) into RaftOptions. */
 export function parseRaftOptions(raw: EngineOptions | Partial<RaftOptions> = {}): RaftOptions {
@@ -136,7 +189,8 @@ export function parseRaftOptions(raw: EngineOptions | Partial<RaftOptions> = {})
     const d = RAFT_DEFAULTS[key];
     if (typeof d === "number") {
       const n = typeof v === "number" ? v : Number(v);
-      if (!Number.isFinite(n) || n < 0) throw new TypeError(`raft option ${key} must be a non-negative number`);
+      if (!Number.isFinite(n) || n < 0)
+        throw new TypeError(`raft option ${key} must be a non-negative number`);
       (o as unknown as Record<string, unknown>)[key] = n;
     } else if (typeof d === "boolean") {
       (o as unknown as Record<string, unknown>)[key] = v === true || v === "true";
@@ -144,12 +198,14 @@ export function parseRaftOptions(raw: EngineOptions | Partial<RaftOptions> = {})
       (o as unknown as Record<string, unknown>)[key] = String(v);
     }
   }
-  if (!["linearizable", "lease", "stale"].includes(o.read)) throw new TypeError(`raft option read: bad value ${o.read}`);
+  if (!["linearizable", "lease", "stale"].includes(o.read))
+    throw new TypeError(`raft option read: bad value ${o.read}`);
   if (!BROKEN_MODES.includes(o.broken)) throw new TypeError(`raft option broken: bad value ${o.broken}`);
   if (o.tickMs <= 0 || o.heartbeatMs < o.tickMs || o.electionTimeoutMs <= o.heartbeatMs) {
     throw new TypeError("raft options need 0 < tickMs <= heartbeatMs < electionTimeoutMs");
   }
-  if (o.clockDriftMs >= o.electionTimeoutMs) throw new TypeError("raft option clockDriftMs must be below electionTimeoutMs");
+  if (o.clockDriftMs >= o.electionTimeoutMs)
+    throw new TypeError("raft option clockDriftMs must be below electionTimeoutMs");
   // broken=stale-read is etcd's lease-based reads without CheckQuorum: the leader never doubts itself.
   if (o.broken === "stale-read") o.checkQuorum = false;
   o.maxInflightMsgs = Math.max(1, Math.floor(o.maxInflightMsgs));

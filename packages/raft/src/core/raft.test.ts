@@ -16,7 +16,14 @@ const isType =
     w.message.type === t && (from === undefined || w.from === from) && (to === undefined || w.to === to);
 
 function core(id: string, peers: string[], recs: Record<string, unknown> = {}, options = {}): RaftCore {
-  return new RaftCore({ id, peers, rng: new Rng(7), options, now: 0, records: new Map(Object.entries(recs)) });
+  return new RaftCore({
+    id,
+    peers,
+    rng: new Rng(7),
+    options,
+    now: 0,
+    records: new Map(Object.entries(recs)),
+  });
 }
 
 describe("core state", () => {
@@ -117,7 +124,14 @@ describe("Raft §5.2 leader election", () => {
     expect(rd.persist).toContainEqual({ type: "put", key: "hs", value: { term: 1, vote: "n2" } });
     expect(rd.send[0]!.message).toMatchObject({ type: "vote-response", granted: true });
     const disk = new Map(rd.persist.map((p) => [p.key, (p as { value: unknown }).value]));
-    const again = new RaftCore({ id: "n1", peers: ["n1", "n2", "n3"], rng: new Rng(1), options: { checkQuorum: false }, now: 0, records: disk });
+    const again = new RaftCore({
+      id: "n1",
+      peers: ["n1", "n2", "n3"],
+      rng: new Rng(1),
+      options: { checkQuorum: false },
+      now: 0,
+      records: disk,
+    });
     again.step("n3", { type: "vote-request", term: 1, lastIndex: 0, lastTerm: 0 });
     expect(again.ready().send[0]!.message).toMatchObject({ type: "vote-response", granted: false });
   });
@@ -227,9 +241,18 @@ describe("Raft §5.3 log replication", () => {
 
   it("a follower acknowledges entries only in the Ready that persists them", () => {
     const c = core("n2", ["n1", "n2", "n3"]);
-    c.step("n1", { type: "append-request", term: 1, prevIndex: 0, prevTerm: 0, entries: [e(1, 1), e(2, 1)], commit: 0 });
+    c.step("n1", {
+      type: "append-request",
+      term: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [e(1, 1), e(2, 1)],
+      commit: 0,
+    });
     const rd = c.ready();
-    expect(rd.persist.map((p) => p.key)).toEqual(expect.arrayContaining(["hs", "e/000000000001", "e/000000000002"]));
+    expect(rd.persist.map((p) => p.key)).toEqual(
+      expect.arrayContaining(["hs", "e/000000000001", "e/000000000002"]),
+    );
     expect(rd.send[0]!.message).toMatchObject({ type: "append-response", success: true, index: 2 });
     expect(rd.sendEarly).toBeUndefined();
   });
@@ -254,7 +277,9 @@ describe("Raft §5.3 log replication", () => {
     net.sent.length = 0;
     net.heal();
     net.runFor(500);
-    const rejects = net.messages((w) => w.from === l1 && w.message.type === "append-response" && !w.message.success);
+    const rejects = net.messages(
+      (w) => w.from === l1 && w.message.type === "append-response" && !w.message.success,
+    );
     expect(rejects.length).toBeGreaterThan(0);
     expect(rejects.length).toBeLessThanOrEqual(3);
     expect(net.core(l1).dump().get("a")).toEqual(["new39"]);
@@ -262,8 +287,22 @@ describe("Raft §5.3 log replication", () => {
 
   it("old, duplicated and reordered append-requests never truncate matching entries", () => {
     const c = core("n2", ["n1", "n2", "n3"]);
-    c.step("n1", { type: "append-request", term: 1, prevIndex: 0, prevTerm: 0, entries: [e(1, 1), e(2, 1), e(3, 1)], commit: 0 });
-    c.step("n1", { type: "append-request", term: 1, prevIndex: 0, prevTerm: 0, entries: [e(1, 1)], commit: 0 });
+    c.step("n1", {
+      type: "append-request",
+      term: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [e(1, 1), e(2, 1), e(3, 1)],
+      commit: 0,
+    });
+    c.step("n1", {
+      type: "append-request",
+      term: 1,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [e(1, 1)],
+      commit: 0,
+    });
     expect(c.log.lastIndex()).toBe(3);
     const rd = c.ready();
     expect(rd.send.map((s) => (s.message as { index: number }).index)).toEqual([3, 1]);
@@ -285,7 +324,11 @@ describe("Raft §5.4 safety", () => {
    */
   function figure8(broken: boolean) {
     // checkQuorum off: the restart vote guard and leases are not what this test is about.
-    const net = new Network(5, { maxMsgEntries: 1, checkQuorum: false, ...(broken ? { broken: "figure8" as const } : {}) });
+    const net = new Network(5, {
+      maxMsgEntries: 1,
+      checkQuorum: false,
+      ...(broken ? { broken: "figure8" as const } : {}),
+    });
     net.setDisk("n1", records(3, "n1", [e(1, 1), e(2, 2)]));
     net.setDisk("n2", records(3, null, [e(1, 1), e(2, 2)]));
     net.setDisk("n3", records(3, null, [e(1, 1)]));
@@ -294,7 +337,8 @@ describe("Raft §5.4 safety", () => {
     net.isolate("n5");
     // S1's own term-4 entry never reaches anyone (it "crashes" before that in Figure 8 (c)); the rest flows.
     net.filter = (w) => {
-      if (w.from === "n1" && w.message.type === "append-request") w.message.entries = w.message.entries.filter((x) => x.term !== 4);
+      if (w.from === "n1" && w.message.type === "append-request")
+        w.message.entries = w.message.entries.filter((x) => x.term !== 4);
       return true;
     };
     const s1 = net.core("n1");
@@ -464,7 +508,7 @@ describe("Raft §7 log compaction", () => {
     const l2 = net.elect();
     const reads = Array.from({ length: 20 }, (_, i) => net.request(l2, { op: "get", key: `k${i}` }));
     net.runFor(200);
-    reads.forEach((r, i) => expect(net.reply(r)?.value).toBe(String(i)));
+    for (const [i, r] of reads.entries()) expect(net.reply(r)?.value).toBe(String(i));
   });
 });
 
@@ -480,9 +524,15 @@ describe("Raft §8 client interaction", () => {
   it("refuses invalid requests with their coded error", () => {
     const net = new Network(1);
     net.elect();
-    expect(net.reply(net.request("n1", { op: "put", key: "", value: "1" }))?.error?.code).toBe("KV_INVALID_KEY");
-    expect(net.reply(net.request("n1", { op: "put", key: "k", value: 5 as never }))?.error?.code).toBe("KV_INVALID_VALUE");
-    expect(net.reply(net.request("n1", { op: "nope" as never, key: "k" }))?.error?.code).toBe("KV_UNKNOWN_OP");
+    expect(net.reply(net.request("n1", { op: "put", key: "", value: "1" }))?.error?.code).toBe(
+      "KV_INVALID_KEY",
+    );
+    expect(net.reply(net.request("n1", { op: "put", key: "k", value: 5 as never }))?.error?.code).toBe(
+      "KV_INVALID_VALUE",
+    );
+    expect(net.reply(net.request("n1", { op: "nope" as never, key: "k" }))?.error?.code).toBe(
+      "KV_UNKNOWN_OP",
+    );
   });
 
   it("ReadIndex: one heartbeat round confirms a batch of reads", () => {

@@ -5,6 +5,7 @@ import {
   type EngineCore,
   type EngineInit,
   type Envelope,
+  errorReply,
   KvError,
   type NodeId,
   type NodeStatus,
@@ -12,11 +13,10 @@ import {
   type ReadMode,
   type Ready,
   type Rng,
-  errorReply,
   validateRequest,
 } from "@consistency-lab/kv";
 import { deepClone } from "./clone.js";
-import { RaftLog, entryKey, entrySize } from "./log.js";
+import { entryKey, entrySize, RaftLog } from "./log.js";
 import {
   applyConfChange,
   committedIndex,
@@ -26,9 +26,8 @@ import {
   quorumSize,
   validateConfChange,
 } from "./membership.js";
-import { type RaftOptions, parseRaftOptions } from "./options.js";
+import { parseRaftOptions, type RaftOptions } from "./options.js";
 import {
-  type Progress,
   becomeProbe,
   becomeReplicate,
   becomeSnapshot,
@@ -37,6 +36,7 @@ import {
   maybeDecrTo,
   maybeUpdate,
   newProgress,
+  type Progress,
   sentEntries,
 } from "./progress.js";
 import { ReadOnly, type ReadWaiter } from "./read-only.js";
@@ -136,11 +136,13 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.lastTickAt = init.now;
     this.electionTicks = Math.max(1, Math.ceil(this.opts.electionTimeoutMs / this.opts.tickMs));
     this.heartbeatTicks = Math.max(1, Math.floor(this.opts.heartbeatMs / this.opts.tickMs));
-    const voters = numberOfVoters(init.options) > 0 ? init.peers.slice(0, numberOfVoters(init.options)) : [...init.peers];
+    const voters =
+      numberOfVoters(init.options) > 0 ? init.peers.slice(0, numberOfVoters(init.options)) : [...init.peers];
     this.membership = { voters, learners: [] };
     // Only a node that has run before can have acknowledged a leader's lease (acknowledging needs a term on
     // disk); a first boot has nothing to honour.
-    this.voteGuardUntil = init.records.size > 0 ? init.now + this.opts.electionTimeoutMs : Number.NEGATIVE_INFINITY;
+    this.voteGuardUntil =
+      init.records.size > 0 ? init.now + this.opts.electionTimeoutMs : Number.NEGATIVE_INFINITY;
     this.log.allowCommittedOverwrite = this.opts.broken !== "none";
     this.restore(init.records);
     this.resetRandomizedElectionTimeout();
@@ -159,11 +161,15 @@ export class RaftCore implements EngineCore<RaftMessage> {
       if (m.type === "prevote-request" || (m.type === "prevote-response" && m.granted)) {
         // Pre-vote never changes terms (thesis §9.6).
       } else {
-        const isLeaderMsg = m.type === "append-request" || m.type === "heartbeat" || m.type === "snapshot-request";
+        const isLeaderMsg =
+          m.type === "append-request" || m.type === "heartbeat" || m.type === "snapshot-request";
         this.becomeFollower(m.term, isLeaderMsg ? from : null);
       }
     } else if (m.term < this.term) {
-      if ((this.opts.checkQuorum || this.opts.preVote) && (m.type === "append-request" || m.type === "heartbeat")) {
+      if (
+        (this.opts.checkQuorum || this.opts.preVote) &&
+        (m.type === "append-request" || m.type === "heartbeat")
+      ) {
         // Tell a deposed leader about the newer term so it steps down (etcd-io/raft, stale leader handling).
         this.send(from, { type: "append-response", term: this.term, success: false, index: 0 });
       } else if (m.type === "prevote-request") {
@@ -289,7 +295,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const args = cmd.args ?? {};
     const target = (args.to ?? args.node ?? args.id) as unknown;
     if (typeof target !== "string" || target === "") {
-      this.replies.push(errorReply(cmd.id, new KvError("KV_INVALID_ARGUMENT", `${cmd.command} needs a node`), this.meta()));
+      this.replies.push(
+        errorReply(cmd.id, new KvError("KV_INVALID_ARGUMENT", `${cmd.command} needs a node`), this.meta()),
+      );
       return;
     }
     if (this.role !== "leader") {
@@ -306,7 +314,13 @@ export class RaftCore implements EngineCore<RaftMessage> {
         this.proposeConfChange(cmd.id, { kind: "conf", change: cmd.command, node: target });
         break;
       default:
-        this.replies.push(errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`), this.meta()));
+        this.replies.push(
+          errorReply(
+            cmd.id,
+            new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`),
+            this.meta(),
+          ),
+        );
     }
     this.afterEvent();
   }
@@ -354,7 +368,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
     }
     for (const v of this.membership.voters) {
       if (v === this.id) continue;
-      this.send(v, { type: "prevote-request", term: this.term + 1, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm() });
+      this.send(v, {
+        type: "prevote-request",
+        term: this.term + 1,
+        lastIndex: this.log.lastIndex(),
+        lastTerm: this.log.lastTerm(),
+      });
     }
   }
 
@@ -374,7 +393,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
     }
     for (const v of this.membership.voters) {
       if (v === this.id) continue;
-      const m: RaftMessage = { type: "vote-request", term: this.term, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm() };
+      const m: RaftMessage = {
+        type: "vote-request",
+        term: this.term,
+        lastIndex: this.log.lastIndex(),
+        lastTerm: this.log.lastTerm(),
+      };
       if (transfer) m.transfer = true;
       this.send(v, m);
     }
@@ -425,9 +449,14 @@ export class RaftCore implements EngineCore<RaftMessage> {
   // ---------------------------------------------------------------------------------------------------------------
   // Elections (Raft §5.2, §5.4.1; thesis §9.6 pre-vote)
 
-  private handleVoteRequest(from: NodeId, m: Extract<RaftMessage, { type: "vote-request" | "prevote-request" }>): void {
+  private handleVoteRequest(
+    from: NodeId,
+    m: Extract<RaftMessage, { type: "vote-request" | "prevote-request" }>,
+  ): void {
     const pre = m.type === "prevote-request";
-    const canVote = pre ? m.term > this.term : this.vote === from || (this.vote === null && this.leader === null);
+    const canVote = pre
+      ? m.term > this.term
+      : this.vote === from || (this.vote === null && this.leader === null);
     const granted = canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm);
     if (granted && !pre) {
       this.vote = from;
@@ -435,7 +464,11 @@ export class RaftCore implements EngineCore<RaftMessage> {
       this.electionElapsed = 0;
     }
     // The response is released only after the vote is durable (it travels in `send`, after `persist`).
-    this.send(from, { type: pre ? "prevote-response" : "vote-response", term: granted && pre ? m.term : this.term, granted });
+    this.send(from, {
+      type: pre ? "prevote-response" : "vote-response",
+      term: granted && pre ? m.term : this.term,
+      granted,
+    });
   }
 
   private tally(): "won" | "lost" | "pending" {
@@ -528,11 +561,15 @@ export class RaftCore implements EngineCore<RaftMessage> {
       return;
     }
     if (this.leadTransferee !== null) {
-      this.replies.push(errorReply(req.id, new KvError("KV_UNAVAILABLE", "leadership transfer in progress"), this.meta()));
+      this.replies.push(
+        errorReply(req.id, new KvError("KV_UNAVAILABLE", "leadership transfer in progress"), this.meta()),
+      );
       return;
     }
     if (this.log.lastIndex() - this.log.committed >= this.opts.maxUncommittedEntries) {
-      this.replies.push(errorReply(req.id, new KvError("KV_OVERLOADED", "too many uncommitted entries"), this.meta()));
+      this.replies.push(
+        errorReply(req.id, new KvError("KV_OVERLOADED", "too many uncommitted entries"), this.meta()),
+      );
       return;
     }
     const cmd: Command = { kind: "kv", op: req.op as "put" | "delete" | "cas", key: req.key };
@@ -554,14 +591,18 @@ export class RaftCore implements EngineCore<RaftMessage> {
     // One change at a time, and only once this term has a committed entry (the single-server change bug fix,
     // raft-dev 2015 "bug in single-server membership changes").
     if (!this.committedInTerm || this.pendingConfIndex > this.log.applied) {
-      this.replies.push(errorReply(id, new KvError("KV_UNAVAILABLE", "a configuration change is in progress"), this.meta()));
+      this.replies.push(
+        errorReply(id, new KvError("KV_UNAVAILABLE", "a configuration change is in progress"), this.meta()),
+      );
       return;
     }
     if (c.change === "promote") {
       const pr = this.progress.get(c.node);
       if (pr === undefined || pr.match + this.opts.promoteMaxLag < this.log.lastIndex()) {
         // Learners catch up before they vote (etcd design-learner.md).
-        this.replies.push(errorReply(id, new KvError("KV_UNAVAILABLE", `learner ${c.node} has not caught up`), this.meta()));
+        this.replies.push(
+          errorReply(id, new KvError("KV_UNAVAILABLE", `learner ${c.node} has not caught up`), this.meta()),
+        );
         return;
       }
     }
@@ -578,7 +619,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) return this.sendSnapshot(to, pr);
-    const entries = this.log.slice(pr.next, this.log.lastIndex(), this.opts.maxMsgEntries, this.opts.maxMsgBytes);
+    const entries = this.log.slice(
+      pr.next,
+      this.log.lastIndex(),
+      this.opts.maxMsgEntries,
+      this.opts.maxMsgBytes,
+    );
     // A probe is sent even when empty: its reply tells where the logs match (etcd-io/raft probe state).
     const probing = pr.state === "probe" && pr.match < this.log.lastIndex();
     if (entries.length === 0 && !probing) return false;
@@ -591,7 +637,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const early = entries.length > 0 && !this.hsDirty;
     const commit = early ? Math.min(this.log.committed, this.followerCommit()) : this.log.committed;
     const m: RaftMessage = { type: "append-request", term: this.term, prevIndex, prevTerm, entries, commit };
-    if (pr.state === "replicate" && pr.inflights.length === 0 && entries.length > 0) pr.lastProgressAt = this.now;
+    if (pr.state === "replicate" && pr.inflights.length === 0 && entries.length > 0)
+      pr.lastProgressAt = this.now;
     sentEntries(pr, prevIndex + entries.length, bytes, entries.length);
     this.sentCommit.set(to, commit);
     if (early) this.early.push({ to, message: m });
@@ -600,7 +647,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
   }
 
   private sendSnapshot(to: NodeId, pr: Progress): boolean {
-    if (this.snapshot === null) throw new Error("raft: follower needs compacted entries but there is no snapshot");
+    if (this.snapshot === null)
+      throw new Error("raft: follower needs compacted entries but there is no snapshot");
     this.send(to, { type: "snapshot-request", term: this.term, snapshot: this.snapshot });
     becomeSnapshot(pr, this.snapshot.index, this.now);
     return true;
@@ -618,7 +666,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
       for (let k = 0; k < this.opts.maxInflightMsgs + 1; k++) {
         // Batching: while `batchInflight` appends are on their way, new proposals accumulate into the next one
         // (a driver that calls ready() after every input would otherwise send one entry per message).
-        if (this.opts.batch && pr.state === "replicate" && pr.inflights.length >= this.opts.batchInflight) break;
+        if (this.opts.batch && pr.state === "replicate" && pr.inflights.length >= this.opts.batchInflight)
+          break;
         if (!this.sendAppend(p)) break;
         if (pr.state !== "replicate" || pr.next > this.log.lastIndex()) break;
       }
@@ -634,7 +683,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   private bcastHeartbeat(): void {
     const ctx = ++this.reads.lastCtx;
-    this.reads.rounds.push({ ctx, index: this.log.committed, sentAt: this.now, reads: this.reads.unassigned });
+    this.reads.rounds.push({
+      ctx,
+      index: this.log.committed,
+      sentAt: this.now,
+      reads: this.reads.unassigned,
+    });
     this.reads.unassigned = [];
     for (const [p, pr] of this.progress) {
       // Raft §5.3: commit only up to what the follower is known to hold, so it never commits a foreign suffix.
@@ -648,13 +702,17 @@ export class RaftCore implements EngineCore<RaftMessage> {
   /** followerCommit is the largest index a quorum of voters holds without counting the leader itself. */
   private followerCommit(): number {
     if (this.opts.broken === "early-commit") return this.log.committed;
-    return committedIndex(this.membership.voters, (id) => (id === this.id ? 0 : (this.progress.get(id)?.match ?? 0)));
+    return committedIndex(this.membership.voters, (id) =>
+      id === this.id ? 0 : (this.progress.get(id)?.match ?? 0),
+    );
   }
 
   /** maybeCommit advances the commit index to what a quorum of voters holds (Raft §5.3, §5.4.2). */
   maybeCommit(): boolean {
     const selfMatch = this.opts.broken === "early-commit" ? this.log.lastIndex() : this.log.stable;
-    const idx = committedIndex(this.membership.voters, (id) => (id === this.id ? selfMatch : (this.progress.get(id)?.match ?? 0)));
+    const idx = committedIndex(this.membership.voters, (id) =>
+      id === this.id ? selfMatch : (this.progress.get(id)?.match ?? 0),
+    );
     if (idx <= this.log.committed) return false;
     // Raft §5.4.2 / Figure 8: only an entry of the current term is committed by counting replicas; earlier
     // entries are committed indirectly. broken=figure8 skips this check.
@@ -670,7 +728,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
     pr.recentActive = true;
     if (!m.success) {
       let hint = m.hintIndex ?? m.index - 1;
-      if (m.hintTerm !== undefined && m.hintTerm > 0) hint = this.log.findConflictByTerm(hint, m.hintTerm).index;
+      if (m.hintTerm !== undefined && m.hintTerm > 0)
+        hint = this.log.findConflictByTerm(hint, m.hintTerm).index;
       if (maybeDecrTo(pr, m.index, hint)) {
         if (pr.state === "replicate") becomeProbe(pr);
         this.sendAppend(from);
@@ -721,7 +780,14 @@ export class RaftCore implements EngineCore<RaftMessage> {
       return;
     }
     const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
-    this.send(from, { type: "append-response", term: this.term, success: false, index: m.prevIndex, hintIndex: hint.index, hintTerm: hint.term });
+    this.send(from, {
+      type: "append-response",
+      term: this.term,
+      success: false,
+      index: m.prevIndex,
+      hintIndex: hint.index,
+      hintTerm: hint.term,
+    });
   }
 
   /** @internal */
@@ -767,7 +833,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
       this.reads.unassigned.push(...this.reads.waitingForTermCommit);
       this.reads.waitingForTermCommit = [];
     }
-    if (this.opts.snapshotEvery > 0 && log.applied - log.snapIndex >= this.opts.snapshotEvery) this.takeSnapshot();
+    if (this.opts.snapshotEvery > 0 && log.applied - log.snapIndex >= this.opts.snapshotEvery)
+      this.takeSnapshot();
   }
 
   private applyEntry(e: Entry): void {
@@ -793,7 +860,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.membership = applyConfChange(this.membership, c);
     if (this.role !== "leader") return;
     for (const p of members(this.membership)) {
-      if (p !== this.id && !this.progress.has(p)) this.progress.set(p, newProgress(this.log.lastIndex() + 1, this.now));
+      if (p !== this.id && !this.progress.has(p))
+        this.progress.set(p, newProgress(this.log.lastIndex() + 1, this.now));
     }
     for (const p of [...this.progress.keys()]) if (!isMember(this.membership, p)) this.progress.delete(p);
     if (!isVoter(this.membership, this.id)) {
@@ -814,7 +882,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const oldSnap = log.snapIndex;
     log.compact(index);
     this.persistExtra.push({ type: "put", key: RECORD_SNAPSHOT, value: this.snapshot });
-    for (let i = oldSnap + 1; i <= Math.min(index, log.persistedLast); i++) this.persistExtra.push({ type: "del", key: entryKey(i) });
+    for (let i = oldSnap + 1; i <= Math.min(index, log.persistedLast); i++)
+      this.persistExtra.push({ type: "del", key: entryKey(i) });
   }
 
   private installSnapshot(s: Snapshot): void {
@@ -836,7 +905,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
     for (let i = from; i <= log.lastIndex(); i++) {
       persist.push({ type: "put", key: entryKey(i), value: log.entry(i) });
     }
-    for (let i = log.lastIndex() + 1; i <= log.persistedLast; i++) persist.push({ type: "del", key: entryKey(i) });
+    for (let i = log.lastIndex() + 1; i <= log.persistedLast; i++)
+      persist.push({ type: "del", key: entryKey(i) });
     log.persistedLast = log.lastIndex();
     log.stable = log.lastIndex();
     log.dirtyFrom = Number.POSITIVE_INFINITY;
@@ -866,7 +936,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
     }
     const log = this.log;
     for (let i = log.snapIndex + 1; entries.has(i); i++) log.entries.push(entries.get(i)!);
-    for (const i of entries.keys()) if (i <= log.snapIndex) this.persistExtra.push({ type: "del", key: entryKey(i) });
+    for (const i of entries.keys())
+      if (i <= log.snapIndex) this.persistExtra.push({ type: "del", key: entryKey(i) });
     log.stable = log.lastIndex();
     log.persistedLast = Math.max(maxKey, log.snapIndex);
   }
@@ -912,7 +983,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   private maybeConfirmReads(): void {
     if (this.reads.rounds.length === 0) return;
-    const acked = committedIndex(this.membership.voters, (id) => (id === this.id ? this.reads.lastCtx : (this.progress.get(id)?.ackedCtx ?? 0)));
+    const acked = committedIndex(this.membership.voters, (id) =>
+      id === this.id ? this.reads.lastCtx : (this.progress.get(id)?.ackedCtx ?? 0),
+    );
     for (const round of this.reads.confirm(acked)) {
       // A quorum heard from us after `sentAt`; none of them votes for another leader within the election
       // timeout of that moment (check-quorum), so our lease runs until then minus the drift bound.
@@ -920,7 +993,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
       if (lease > this.leaseUntil) this.leaseUntil = lease;
       for (const w of round.reads) {
         if (w.kind === "local") this.reads.applyWait.push({ index: round.index, req: w.req });
-        else this.send(w.from, { type: "read-index-response", term: this.term, ctx: w.ctx, index: round.index });
+        else
+          this.send(w.from, { type: "read-index-response", term: this.term, ctx: w.ctx, index: round.index });
       }
     }
   }
@@ -956,7 +1030,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const limit = 2 * this.opts.electionTimeoutMs;
     while (r.followerOutstanding.length > 0 && this.now - r.followerOutstanding[0]!.sentAt >= limit) {
       for (const req of r.followerOutstanding.shift()!.reqs) {
-        this.replies.push(errorReply(req.id, new KvError("KV_UNAVAILABLE", "no read index from the leader"), this.meta()));
+        this.replies.push(
+          errorReply(req.id, new KvError("KV_UNAVAILABLE", "no read index from the leader"), this.meta()),
+        );
       }
     }
   }
@@ -985,7 +1061,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
       return;
     }
     if (!isVoter(this.membership, to)) {
-      this.replies.push(errorReply(id, new KvError("KV_INVALID_ARGUMENT", `${to} is not a voter`), this.meta()));
+      this.replies.push(
+        errorReply(id, new KvError("KV_INVALID_ARGUMENT", `${to} is not a voter`), this.meta()),
+      );
       return;
     }
     if (this.leadTransferee !== null) this.abortTransfer();
@@ -1011,7 +1089,13 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   private abortTransfer(): void {
     if (this.transferAdminId !== null) {
-      this.replies.push(errorReply(this.transferAdminId, new KvError("KV_UNAVAILABLE", "leadership transfer timed out"), this.meta()));
+      this.replies.push(
+        errorReply(
+          this.transferAdminId,
+          new KvError("KV_UNAVAILABLE", "leadership transfer timed out"),
+          this.meta(),
+        ),
+      );
     }
     this.leadTransferee = null;
     this.transferAdminId = null;
@@ -1025,7 +1109,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
     // Outcomes of our proposals are now unknown: they may still commit under the next leader (KV_ABORTED is
     // indefinite, recorded as `info`).
     for (const [index, p] of this.pending) {
-      this.replies.push(errorReply(p.id, new KvError("KV_ABORTED", "leadership lost before commit"), { ...this.meta(), index }));
+      this.replies.push(
+        errorReply(p.id, new KvError("KV_ABORTED", "leadership lost before commit"), {
+          ...this.meta(),
+          index,
+        }),
+      );
     }
     this.pending.clear();
     for (const w of this.reads.drainLeader()) {

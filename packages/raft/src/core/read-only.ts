@@ -4,7 +4,9 @@ import type { ClientRequest, NodeId } from "@consistency-lab/kv";
  * ReadWaiter is one read waiting for a read index: a client get at this node, or a follower asking on behalf of
  * its clients (follower reads, Raft thesis §6.4.1).
  */
-export type ReadWaiter = { kind: "local"; req: ClientRequest } | { kind: "remote"; from: NodeId; ctx: number };
+export type ReadWaiter =
+  | { kind: "local"; req: ClientRequest }
+  | { kind: "remote"; from: NodeId; ctx: number };
 
 /** ReadRound is one heartbeat broadcast that confirms leadership for every read attached to it. */
 export interface ReadRound {

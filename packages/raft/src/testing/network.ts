@@ -1,6 +1,6 @@
 import { type ClientReply, type ClientRequest, type NodeId, Rng } from "@consistency-lab/kv";
-import { RaftCore } from "../core/raft.js";
 import type { RaftOptions } from "../core/options.js";
+import { RaftCore } from "../core/raft.js";
 import type { RaftMessage } from "../core/types.js";
 
 /** A message on the wire of the in-test network. */
@@ -141,7 +141,10 @@ export class Network {
       this.sent.push(w);
     }
     for (const r of rd.replies) {
-      if (this.recordTrace) this.trace.push(`${id} reply ${r.id} ${r.ok ? "ok" : r.error?.code}${r.value !== undefined ? ` value=${r.value}` : ""}${r.swapped !== undefined ? ` swapped=${r.swapped}` : ""}`);
+      if (this.recordTrace)
+        this.trace.push(
+          `${id} reply ${r.id} ${r.ok ? "ok" : r.error?.code}${r.value !== undefined ? ` value=${r.value}` : ""}${r.swapped !== undefined ? ` swapped=${r.swapped}` : ""}`,
+        );
       this.replies.push(r);
     }
   }
