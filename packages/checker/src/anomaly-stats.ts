@@ -1,4 +1,5 @@
-import { checkCasAtomic, checkNoLostWrites } from "./convergence.js";
+import { checkCasAtomic } from "./cas-atomic.js";
+import { checkNoLostWrites } from "./lost-writes.js";
 import type { Op } from "./op.js";
 import { readValues } from "./op.js";
 import { valueKey } from "./values.js";

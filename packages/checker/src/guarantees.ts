@@ -1,8 +1,10 @@
 import type { Guarantee } from "@consistency-lab/kv";
+import { checkCasAtomic } from "./cas-atomic.js";
 import { checkCausal } from "./causal.js";
-import { checkCasAtomic, checkConvergence, checkNoLostWrites } from "./convergence.js";
+import { checkConvergence } from "./convergence.js";
 import type { GuaranteeResult } from "./guarantee-result.js";
 import { checkLinearizableSync, type LinearizabilityResult } from "./linearizable.js";
+import { checkNoLostWrites } from "./lost-writes.js";
 import type { Model } from "./model.js";
 import type { Op } from "./op.js";
 import { checkSequentialSync } from "./sequential.js";

@@ -1,6 +1,7 @@
 export { type AnomalyStats, anomalyStats } from "./anomaly-stats.js";
+export { checkCasAtomic } from "./cas-atomic.js";
 export { checkCausal } from "./causal.js";
-export { checkCasAtomic, checkConvergence, checkNoLostWrites, closingReads } from "./convergence.js";
+export { checkConvergence, closingReads } from "./convergence.js";
 export { opLabel } from "./explain.js";
 export type { GuaranteeResult } from "./guarantee-result.js";
 export { checkGuarantees } from "./guarantees.js";
@@ -13,6 +14,7 @@ export {
   type LinearizabilityOptions,
   type LinearizabilityResult,
 } from "./linearizable.js";
+export { checkNoLostWrites } from "./lost-writes.js";
 export type { Model, Precedence } from "./model.js";
 export { partitionByKey } from "./model.js";
 export type { Op } from "./op.js";
