@@ -50,10 +50,10 @@ export function raftSupports(options: EngineOptions): Supports {
       notes: [
         `read=lease: a leader answers reads without a round trip while its lease lasts, ${o.electionTimeoutMs - o.clockDriftMs} ms ` +
           `(electionTimeoutMs ${o.electionTimeoutMs} minus clockDriftMs ${o.clockDriftMs}) from the send time of a heartbeat a ` +
-          "quorum acknowledged (followers refuse votes for electionTimeoutMs after hearing from it: check-quorum). " +
-          "Reads are linearizable only while clocks drift less than clockDriftMs per election timeout and a paused " +
-          "leader is ticked before it serves; both are assumptions, so linearizability is not declared and clab sim " +
-          "reports how often clock skew and pauses break it. Writes and cas stay linearizable.",
+          "quorum acknowledged (followers refuse votes for electionTimeoutMs after hearing from it: check-quorum); a lease " +
+          "read is judged at the leader's next tick. Reads are linearizable only while clocks drift less than clockDriftMs " +
+          "per election timeout. The simulator's skew faults break that bound on purpose, so linearizability is not " +
+          "declared and clab sim reports how often it broke. Writes and cas stay linearizable.",
       ],
     };
   }

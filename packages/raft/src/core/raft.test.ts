@@ -580,12 +580,32 @@ describe("Raft §8 client interaction", () => {
     net.runFor(60);
     const before = net.sent.length;
     const g = net.request(l, { op: "get", key: "x", options: { read: "lease" } });
+    // Answered at the leader's next tick, against that tick's time, without any message.
+    expect(net.reply(g)).toBeUndefined();
+    net.core(l).tick(net.now);
+    net.flush(l);
     expect(net.reply(g)?.value).toBe("1");
     expect(net.sent.length).toBe(before);
     net.isolate(l);
     net.runFor(130);
     const g2 = net.request(l, { op: "get", key: "x", options: { read: "lease" } });
     expect(net.reply(g2)).toBeUndefined();
+  });
+
+  it("a lease read queued while the leader was paused is judged by the time after the pause", () => {
+    const net = new Network(3);
+    const l = net.elect();
+    net.request(l, { op: "put", key: "x", value: "1" });
+    net.runFor(60);
+    const c = net.core(l);
+    // The read arrives while the lease looks valid at the leader's last known time; the next tick is 1 s later.
+    const g = net.request(l, { op: "get", key: "x", options: { read: "lease" } });
+    net.isolate(l);
+    c.tick(net.now + 1000);
+    net.flush(l);
+    // Not answered from the lease: it went to ReadIndex, which an isolated (now deposed) leader cannot confirm.
+    expect(net.reply(g)?.value).toBeUndefined();
+    expect(net.reply(g)?.error?.code ?? "none").not.toBe("none");
   });
 
   it("stale reads answer from the local replica, even when it is cut off", () => {

@@ -125,6 +125,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
   private msgs: Envelope<RaftMessage>[] = [];
   private early: Envelope<RaftMessage>[] = [];
   private replies: ClientReply[] = [];
+  /** Lease reads waiting for the next tick's time. */
+  private leaseReads: ClientRequest[] = [];
   /** Client requests that arrived while no leader was known. */
   private held: { req: ClientRequest; at: number }[] = [];
 
@@ -228,6 +230,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
   tick(now: number): void {
     if (now < this.now) return;
     this.now = now;
+    this.serveLeaseReads();
     const ticks = Math.floor((now - this.lastTickAt) / this.opts.tickMs);
     if (ticks <= 0) return;
     this.lastTickAt += ticks * this.opts.tickMs;
@@ -959,7 +962,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
         return;
       }
       if (mode === "lease" && this.committedInTerm && this.now < this.leaseUntil) {
-        this.replyRead(req, this.log.committed);
+        // Served at the next tick, against that tick's time: a leader that was paused may handle queued input
+        // before its clock moves, and must not judge its lease by the time it was paused at.
+        this.leaseReads.push(req);
         return;
       }
       const w: ReadWaiter = { kind: "local", req };
@@ -972,6 +977,18 @@ export class RaftCore implements EngineCore<RaftMessage> {
       return;
     }
     this.reads.followerUnsent.push(req);
+  }
+
+  /** serveLeaseReads answers held lease reads if the lease still holds now, else sends them through ReadIndex. */
+  private serveLeaseReads(): void {
+    if (this.leaseReads.length === 0) return;
+    const reqs = this.leaseReads;
+    this.leaseReads = [];
+    for (const req of reqs) {
+      if (this.role === "leader" && this.now < this.leaseUntil) this.replyRead(req, this.log.committed);
+      else if (this.role === "leader") this.reads.unassigned.push({ kind: "local", req });
+      else this.replies.push(this.notLeader(req.id));
+    }
   }
 
   /** @internal */
@@ -1117,6 +1134,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
       );
     }
     this.pending.clear();
+    this.serveLeaseReads();
     for (const w of this.reads.drainLeader()) {
       if (w.kind === "local") this.replies.push(this.notLeader(w.req.id));
       else this.send(w.from, { type: "read-index-response", term: this.term, ctx: w.ctx, index: null });
