@@ -54,8 +54,9 @@ import type {
   Snapshot,
 } from "./types.js";
 
-/** Record keys of the durable state (ARCHITECTURE §2): hard state, one record per entry, the latest snapshot. */
+/** RECORD_HARD_STATE is the record key of the hard state `{ term, vote }` (entries are `e/<index>`). */
 export const RECORD_HARD_STATE = "hs";
+/** RECORD_SNAPSHOT is the record key of the latest snapshot. */
 export const RECORD_SNAPSHOT = "snap";
 
 /** RaftInit is what a RaftCore is constructed from: an EngineInit whose options may also be typed RaftOptions. */

@@ -23,6 +23,7 @@ export interface NoopCommand {
   kind: "noop";
 }
 
+/** Command is what a log entry carries. */
 export type Command = KvCommand | ConfCommand | NoopCommand;
 
 /** Entry is one log entry. Invariant: entries at the same index with the same term are identical (Raft §5.3). */
@@ -101,9 +102,10 @@ export type RaftMessage =
   | { type: "read-index-request"; term: number; ctx: number }
   | { type: "read-index-response"; term: number; ctx: number; index: number | null };
 
+/** RaftMessageType names every message type. */
 export type RaftMessageType = RaftMessage["type"];
 
-/** PendingReply is how a leader remembers which client waits for which log entry. */
+/** PendingProposal is how a leader remembers which client waits for which log entry. */
 export interface PendingProposal {
   id: string;
   term: number;
