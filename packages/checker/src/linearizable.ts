@@ -14,7 +14,7 @@ export interface LinearizabilityOptions {
   model?: Model;
   /** Wall-clock budget for the whole check; when reached the verdict is `unknown`. Default 60 s. */
   timeLimitMs?: number;
-  /** Memo-table budget per key in MB; when reached that key is `unknown`. Default 512. */
+  /** Memo-table budget per key in MB (estimated from entry counts); when reached that key is `unknown`. Default 384. */
   memoryLimitMb?: number;
   /** Worker threads for checking keys in parallel; 0 = in-thread. Default: cores − 1 for large histories. */
   workers?: number;
@@ -58,7 +58,7 @@ export interface LinearizabilityResult {
 }
 
 const DEFAULT_TIME_LIMIT_MS = 60_000;
-const DEFAULT_MEMORY_MB = 512;
+const DEFAULT_MEMORY_MB = 384;
 /** Below this many ops the worker start-up (≈30 ms each) costs more than it saves. */
 const WORKER_MIN_OPS = 20_000;
 

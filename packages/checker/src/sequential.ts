@@ -181,7 +181,7 @@ export function checkSequentialSync(
   const timeLimitMs = opts.timeLimitMs ?? 60_000;
   const limits: SearchLimits = {
     deadline: start + timeLimitMs,
-    budgetWords: ((opts.memoryLimitMb ?? 512) * 2 ** 20) / 4,
+    budgetWords: ((opts.memoryLimitMb ?? 384) * 2 ** 20) / 4,
   };
   const parts = (model.partition ? model.partition(ops) : [ops])
     .filter((p) => p.length > 0)
