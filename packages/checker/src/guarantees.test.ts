@@ -1,5 +1,6 @@
 import type { Guarantee } from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
+import { checkCausal } from "./causal.js";
 import { checkGuarantees } from "./guarantees.js";
 import type { Op } from "./op.js";
 import { HistoryBuilder } from "./testing/history-builder.js";
@@ -195,11 +196,21 @@ describe("causal (Bouajjani et al. bad patterns)", () => {
     expect(verdict(build(true), "causalConvergence").verdict).toBe("ok");
   });
 
-  it("answers unknown when written values are not unique", () => {
+  it("answers unknown when written values are not unique, unless the history is linearizable", () => {
     const b = new HistoryBuilder().op(1, "write", "x", 1).op(2, "write", "x", 1).op(3, "read", "x", 1);
-    const r = verdict(b.ops(), "causal");
+    const r = checkCausal(b.ops(), false);
     expect(r.verdict).toBe("unknown");
     expect(r.reason).toContain("unique");
+    const viaGuarantees = verdict(b.ops(), "causal");
+    expect(viaGuarantees.verdict).toBe("ok");
+    expect(viaGuarantees.reason).toContain("linearizable");
+    // Not linearizable (the read of 2 comes after 3 was written by the same process): stays unknown.
+    const c = new HistoryBuilder()
+      .op(1, "write", "x", 1)
+      .op(2, "write", "x", 1)
+      .op(1, "write", "x", 3)
+      .op(1, "read", "x", 1);
+    expect(verdict(c.ops(), "causal").verdict).toBe("unknown");
   });
 });
 

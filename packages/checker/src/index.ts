@@ -4,7 +4,7 @@ export { checkCausal } from "./causal.js";
 export { checkConvergence, closingReads } from "./convergence.js";
 export { opLabel } from "./explain.js";
 export type { GuaranteeResult } from "./guarantee-result.js";
-export { checkGuarantees } from "./guarantees.js";
+export { causalOrLinearizable, checkGuarantees } from "./guarantees.js";
 export { HistoryError } from "./history-error.js";
 export { builtinModel, describeOp, kvModel, type RegisterState, registerModel } from "./kv-model.js";
 export {

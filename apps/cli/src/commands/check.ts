@@ -3,6 +3,7 @@ import { basename, join } from "node:path";
 import {
   anomalyStats,
   builtinModel,
+  causalOrLinearizable,
   checkCasAtomic,
   checkCausal,
   checkConvergence,
@@ -241,11 +242,12 @@ async function checkFile(
         break;
       }
       case "causal":
-        lines.push(fromGuarantee(checkCausal(ops, false)));
+      case "causal-convergence": {
+        const r = checkCausal(ops, c === "causal-convergence");
+        const lr = r.verdict === "unknown" ? await linearizable() : undefined;
+        lines.push(fromGuarantee(causalOrLinearizable(r, () => lr!)));
         break;
-      case "causal-convergence":
-        lines.push(fromGuarantee(checkCausal(ops, true)));
-        break;
+      }
       case "session": {
         const rs = SESSION_GUARANTEES.map((g) => checkSession(ops, g));
         notes.push(...rs);
