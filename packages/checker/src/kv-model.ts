@@ -93,6 +93,7 @@ function makeModel(name: "register" | "kv", withAppend: boolean): Model<Register
       }
     },
     precedence: (ops) => registerPrecedence(ops),
+    prune: (ops) => registerPrune(ops),
     // A read and a cas that failed its compare only observe.
     readOnly: (op) => op.f === "read" || (op.f === "cas" && op.type === "fail"),
     hash: (s) => (s === null ? "\u0000" : s),
@@ -101,6 +102,32 @@ function makeModel(name: "register" | "kv", withAppend: boolean): Model<Register
     describeOp: describeOp,
     describeState: (s) => showValueKey(s),
   };
+}
+
+/**
+ * registerPrune drops `info` writes and cas ops whose written value no ok read returns and no cas (ok or info) expects, on a
+ * key where no cas failed its compare. Were such an op to take effect, its value would only be seen by writes and
+ * deletes (which ignore the state): removing it from any legal order leaves the order legal, and an indeterminate
+ * op may always not have happened. Many processes timing out on writes otherwise multiply the search.
+ */
+function registerPrune(ops: readonly Op[]): Op[] {
+  const observed = new Set<string | null>();
+  for (const op of ops) {
+    if (op.f === "append") return [...ops];
+    if (op.f === "cas" && op.type === "fail" && !op.error) return [...ops];
+    if (op.type === "fail") continue;
+    const p = prep(op);
+    if (op.f === "read" && op.type === "ok") {
+      if (p.siblings) for (const v of op.values ?? []) observed.add(valueKey(v));
+      else observed.add(p.r ?? null);
+    } else if (op.f === "cas") {
+      // An indeterminate cas expecting the value could have swapped from it: that counts as observing it too.
+      observed.add(p.e);
+    }
+  }
+  return ops.filter(
+    (op) => !(op.type === "info" && (op.f === "write" || op.f === "cas") && !observed.has(prep(op).w)),
+  );
 }
 
 /**

@@ -32,6 +32,12 @@ export interface Model<S = unknown> {
    * and every read of another value that completed before t. -Infinity means no constraint.
    */
   precedence?(ops: readonly Op[]): Precedence | undefined;
+  /**
+   * Drops ops whose taking effect can never be needed to explain the rest (optional, must be sound): only
+   * indeterminate ops, which may always be treated as never having happened. The register models drop an `info`
+   * write or cas whose value nobody observed, when no failed cas on the key could have relied on it.
+   */
+  prune?(ops: readonly Op[]): Op[];
   describeOp?(op: Op): string;
   describeState?(s: S): string;
 }

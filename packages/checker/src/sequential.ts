@@ -2,7 +2,7 @@ import { opLabel } from "./explain.js";
 import { kvModel } from "./kv-model.js";
 import { checkLinearizableSync, type LinearizabilityResult } from "./linearizable.js";
 import { LinearizedSet, MemoTable, stateEqual, stateHasher } from "./memo-table.js";
-import type { Model } from "./model.js";
+import { type Model, partitionByKey } from "./model.js";
 import type { Op } from "./op.js";
 import { isRelevant, type SearchLimits } from "./wgl.js";
 
@@ -34,7 +34,7 @@ export function searchSequential<S>(
   model: Model<S>,
   limits: SearchLimits,
 ): SearchOutcome {
-  const rel = ops.filter(isRelevant).sort((a, b) => a.call - b.call);
+  const rel = (model.prune ? model.prune(ops) : [...ops]).filter(isRelevant).sort((a, b) => a.call - b.call);
   const n = rel.length;
   const procIndex = new Map<number | string, number>();
   const procOf = rel.map((op) => {
@@ -50,6 +50,7 @@ export function searchSequential<S>(
   const infos: number[][] = Array.from({ length: P }, () => []);
   for (let i = 0; i < n; i++) (rel[i]!.type === "info" ? infos : dets)[procOf[i]!]!.push(i);
   const ptr = new Int32Array(P);
+  const readOnly = rel.map((op) => op.type !== "info" && (model.readOnly?.(op) ?? false));
   let remaining = rel.filter((o) => o.type !== "info").length;
   const set = new LinearizedSet(n);
   const memo = new MemoTable<S>(stateHasher(model.hash), stateEqual(model.equal));
@@ -64,7 +65,13 @@ export function searchSequential<S>(
         if (!set.has(i)) c.push(i);
       }
     }
-    return c.sort((a, b) => a - b);
+    c.sort((a, b) => a - b);
+    // A determinate read-only op that is legal now is taken alone, as in the linearizability search: any order
+    // that places it later can move it here (it is its process's next op and changes no state).
+    for (const i of c) {
+      if (readOnly[i] && model.step(state, rel[i]!).length > 0) return [i];
+    }
+    return c;
   };
 
   interface Frame {
@@ -157,6 +164,10 @@ export function productModel<S>(base: Model<S>, keys: readonly string[]): Model<
       return x;
     },
     equal: (a, b) => a.every((s, i) => eq(s, b[i]!)),
+    ...(base.readOnly ? { readOnly: (op: Op) => base.readOnly!(op) } : {}),
+    ...(base.prune
+      ? { prune: (ops: readonly Op[]) => partitionByKey([...ops]).flatMap((part) => base.prune!(part)) }
+      : {}),
     describeState: (s) =>
       keys.map((k, i) => `${k}=${base.describeState ? base.describeState(s[i]!) : String(s[i])}`).join(", "),
   };

@@ -70,7 +70,10 @@ export function checkPartitionLinearizable<S>(
   const t0 = performance.now();
   const key = partition[0]?.key ?? "";
   const positions: number[] = [];
-  for (let i = 0; i < partition.length; i++) if (isRelevant(partition[i]!)) positions.push(i);
+  const kept = model.prune ? new Set(model.prune(partition)) : undefined;
+  for (let i = 0; i < partition.length; i++) {
+    if (isRelevant(partition[i]!) && (!kept || kept.has(partition[i]!))) positions.push(i);
+  }
   positions.sort((a, b) => partition[a]!.call - partition[b]!.call || a - b);
   const ops = positions.map((p) => partition[p]!);
   const n = ops.length;
