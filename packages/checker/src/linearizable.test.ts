@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { kvModel, registerModel } from "./kv-model.js";
 import { checkLinearizable, checkLinearizableSync } from "./linearizable.js";
 import type { Op } from "./op.js";
-import { bruteForceLinearizable } from "./testing/brute-force.js";
+import { checkSequentialSync } from "./sequential.js";
+import { bruteForceLinearizable, bruteForceSequential } from "./testing/brute-force.js";
 import { HistoryBuilder } from "./testing/history-builder.js";
 
 const lin = (ops: Op[]) => checkLinearizableSync(ops).verdict;
@@ -227,6 +228,42 @@ describe("checkLinearizableSync: differential with unique written values (preced
         const ops = b.ops();
         const expected = bruteForceLinearizable(ops, kvModel) ? "ok" : "violation";
         expect(checkLinearizableSync(ops).verdict).toBe(expected);
+      }),
+      { numRuns: process.env.CLAB_SOAK ? 30_000 : 2000 },
+    );
+  });
+});
+
+describe("checkLinearizableSync: differential with many info writes and no failed cas (pruning active)", () => {
+  it("agrees with brute force", () => {
+    const step = fc.record({
+      proc: fc.integer({ min: 0, max: 3 }),
+      f: fc.constantFrom("read", "write", "write", "delete") as fc.Arbitrary<"read" | "write" | "delete">,
+      v: fc.integer({ min: 0, max: 3 }),
+      info: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 16 }), (steps) => {
+        const b = new HistoryBuilder();
+        const inFlight = new Map<number, string>();
+        for (const s of steps) {
+          const f = inFlight.get(s.proc);
+          if (f === undefined) {
+            b.invoke(s.proc, s.f, "x", s.f === "write" ? s.v : null);
+            inFlight.set(s.proc, s.f);
+          } else {
+            inFlight.delete(s.proc);
+            if (s.info && f !== "read") b.info(s.proc);
+            else b.ok(s.proc, f === "read" ? { value: s.v === 0 ? null : s.v } : {});
+          }
+        }
+        const ops = b.ops();
+        const expected = bruteForceLinearizable(ops, kvModel) ? "ok" : "violation";
+        expect(checkLinearizableSync(ops).verdict).toBe(expected);
+        // Sequential consistency on the same history, against its brute force.
+        expect(checkSequentialSync(ops).verdict).toBe(
+          bruteForceSequential(ops, kvModel) ? "ok" : "violation",
+        );
       }),
       { numRuns: process.env.CLAB_SOAK ? 30_000 : 2000 },
     );
