@@ -6,9 +6,15 @@ import {
   replayCommand,
   runSeed,
 } from "@consistency-lab/conformance";
-import type { Scenario } from "@consistency-lab/sim";
+import { parseScenario, type Scenario } from "@consistency-lab/sim";
 import { describe, expect, it } from "vitest";
-import { raftBrokenEarlyCommit, raftBrokenNoPersistVote, raftBrokenStaleRead, raftEngine } from "./index.js";
+import {
+  raftBrokenEarlyCommit,
+  raftBrokenFigure8,
+  raftBrokenNoPersistVote,
+  raftBrokenStaleRead,
+  raftEngine,
+} from "./index.js";
 
 // The ONE shared suite: KV semantics, durability across crash-restart, and every guarantee raftSupports declares,
 // under `--faults all`. The guarantees are declared once, in raftSupports; nothing is restated here.
@@ -41,8 +47,8 @@ conformanceSuite(
 );
 
 // The teaching variants the checker finds under random faults within 100 seeds. no-persist-vote needs a whole-
-// cluster restart, which random schedules rarely produce: a scenario file targets it. figure8 needs a four-step
-// interleaving; core/raft.test.ts reproduces it by hand (see the README).
+// cluster restart and figure8 a four-step interleaving (Raft §5.4.2), which random schedules rarely produce:
+// scenario files target them (below).
 describe("deliberately broken variants are caught", () => {
   for (const engine of [raftBrokenStaleRead, raftBrokenEarlyCommit]) {
     it(`${engine.name} violates a declared guarantee within 100 seeds`, () => {
@@ -55,17 +61,18 @@ describe("deliberately broken variants are caught", () => {
   }
 });
 
-const scenario = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../testdata/scenarios/${name}`, import.meta.url), "utf8")) as Scenario;
+const scenario = (name: string): Scenario =>
+  parseScenario(readFileSync(new URL(`../testdata/scenarios/${name}`, import.meta.url), "utf8"));
 const scenarioSpec = (engine: typeof raftEngine, sc: Scenario) => ({
   engine,
   nodes: sc.nodes ?? 3,
   faults: sc.faults,
   workload: sc.workload ?? {},
+  ...(sc.options === undefined ? {} : { options: sc.options }),
 });
 
 describe("scenario files (testdata/scenarios)", () => {
-  for (const name of ["cluster-restart.json", "leader-churn.json"]) {
+  for (const name of ["cluster-restart.json", "leader-churn.json", "figure8.json"]) {
     it(`${name}: the correct engine keeps every declared guarantee`, () => {
       for (const seed of [1, 2, 3, 4, 5, 6]) {
         const run = runSeed(scenarioSpec(raftEngine, scenario(name)), seed);
@@ -84,5 +91,15 @@ describe("scenario files (testdata/scenarios)", () => {
       seeds: 100,
     });
     expect(run, "no seed in 1..100 exposed raft-broken-no-persist-vote").toBeDefined();
+  }, 600_000);
+
+  // Raft Figure 8: a leader that commits an earlier term's entry by counting replicas serves reads of it, then a
+  // node holding a newer-term entry at that index wins and overwrites it; a later read sees the older value.
+  it("figure8.json: raft-broken-figure8 violates linearizability within 100 workload seeds", () => {
+    const spec = { ...scenarioSpec(raftBrokenFigure8, scenario("figure8.json")), seeds: 100 };
+    const run = findViolation(spec);
+    expect(run, "no seed in 1..100 exposed raft-broken-figure8").toBeDefined();
+    expect(run!.violations.map((v) => v.guarantee)).toContain("linearizable");
+    expect(replayCommand(spec, run!.seed)).toContain("--engine raft-broken-figure8");
   }, 600_000);
 });
