@@ -74,6 +74,7 @@ export class Driver {
   /** peerMessage feeds one message from a peer. A core that throws on it is logged, not fatal: bad wire data. */
   peerMessage(from: NodeId, message: unknown): void {
     if (this.stopping) return;
+    this.keepClockFresh();
     try {
       this.core.step(from, message);
     } catch (e) {
@@ -82,9 +83,23 @@ export class Driver {
     this.schedule();
   }
 
+  /**
+   * tickEveryMs is the period of the node's timer. Input is delivered to the core with its clock at most this old:
+   * when a tick is due (an event-loop stall, a GC pause) the driver ticks first, so a core may trust `now` to within
+   * one period (Raft lease reads rely on it).
+   */
+  tickEveryMs = 10;
+  private lastTickWall = 0;
+
+  private keepClockFresh(): void {
+    const now = Date.now();
+    if (now - this.lastTickWall >= this.tickEveryMs) this.tick(now);
+  }
+
   /** clientRequest feeds one client request; `reply` is called exactly once, after its effects are durable. */
   clientRequest(req: ClientRequest, reply: ReplyFn): void {
     if (this.refuse(req.id, reply)) return;
+    this.keepClockFresh();
     const id = this.track(req.id, reply, false);
     try {
       this.core.request({ ...req, id });
@@ -122,6 +137,7 @@ export class Driver {
   /** tick advances the core's clock to wall-clock time, never backwards. */
   tick(now = Date.now()): void {
     if (this.stopping) return;
+    this.lastTickWall = now;
     this.lastNow = Math.max(this.lastNow, now);
     try {
       this.core.tick(this.lastNow);

@@ -134,6 +134,7 @@ export class Node {
       );
       node.boundPort = (await node.transport.start()).port;
       const tickMs = cfg.tickMs ?? DEFAULT_TICK_MS;
+      node.driver.tickEveryMs = tickMs;
       node.timer = setInterval(() => node.driver.tick(), tickMs);
       log.info(
         {

@@ -812,12 +812,14 @@ export class SimCluster {
     s.pausedUntil = 0;
     const inbox = s.inbox;
     s.inbox = [];
+    // The clock first, as a real process reads the time when it wakes: the queued input then meets a core whose
+    // clock is current (drivers promise input a clock at most one tick old).
+    this.tickNode(s);
     for (const ev of inbox) {
       if (s.core === undefined || s.pausedUntil !== 0) break;
       if (ev.kind === DELIVER) this.stepNode(s, ev);
       else this.inputNode(s, ev);
     }
-    if (s.core !== undefined && s.pausedUntil === 0) this.tickNode(s);
   }
 
   /** resumeAll ends every pause now. */

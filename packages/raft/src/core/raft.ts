@@ -963,9 +963,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
         return;
       }
       if (mode === "lease" && this.committedInTerm && this.now < this.leaseUntil) {
-        // Served at the next tick, against that tick's time: a leader that was paused may handle queued input
-        // before its clock moves, and must not judge its lease by the time it was paused at.
-        this.leaseReads.push(req);
+        // Drivers deliver input with this clock at most one tick old (the node driver ticks first when a tick is
+        // due; the simulator ticks a resumed node before its queued input), so the real time is at most
+        // now + tickMs: if the lease still holds then, answer at once (§6.4.1). Otherwise judge it at the next
+        // tick, against that tick's time.
+        if (this.now + this.opts.tickMs < this.leaseUntil) this.replyRead(req, this.log.committed);
+        else this.leaseReads.push(req);
         return;
       }
       const w: ReadWaiter = { kind: "local", req };
