@@ -71,10 +71,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     : undefined;
   bar?.start(steps, 0, { task: "starting" });
   let done = 0;
+  const t0 = Date.now();
   const step = (task: string) => {
     done++;
     if (bar) bar.increment(1, { task });
-    else if (o.progress !== false) process.stderr.write(`bench ${done}/${steps} ${task}\n`);
+    else if (o.progress !== false) {
+      process.stderr.write(`bench ${done}/${steps} ${task} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+    }
   };
 
   const results: BenchResults = {

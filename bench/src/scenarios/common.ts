@@ -51,7 +51,8 @@ export async function setDelay(c: ClusterHandle, ms: number, jitterMs = 0): Prom
   const a = adminClient(c);
   try {
     for (const ep of c.endpoints) {
-      await a.fault(ep, ms === 0 && jitterMs === 0 ? { type: "heal" } : { type: "delay", to: "*", ms, jitterMs }, c.adminToken);
+      // `heal` clears partitions and loss but keeps delay (delay is distance, not a fault): set it explicitly.
+      await a.fault(ep, { type: "delay", to: "*", ms, jitterMs }, c.adminToken);
     }
   } finally {
     await a.close();

@@ -33,11 +33,18 @@ export async function measureLatency(
   // Follower reads must reach a follower: such clients get only the non-leader endpoints.
   const followerOnly = v.requestOptions.readFrom === "follower" && leader !== undefined;
   const endpoints = followerOnly ? cluster.endpoints.filter((_, i) => cluster.ids[i] !== leader) : cluster.endpoints;
-  const clients = Array.from({ length: p.clients }, (_, i) =>
+  // Reads of a follower-read variant go to followers only; its writes go wherever the leader is.
+  const readers = Array.from({ length: p.clients }, (_, i) =>
     makeClient(cluster, rotated(endpoints, i), { timeoutMs: 5000, process: i, pinned: followerOnly }),
   );
+  const writers = followerOnly
+    ? Array.from({ length: p.clients }, (_, i) =>
+        makeClient(cluster, rotated(cluster.endpoints, i), { timeoutMs: 5000, process: p.clients + i }),
+      )
+    : readers;
+  const clients = followerOnly ? [...readers, ...writers] : readers;
   try {
-    const seedClient = clients[0]!;
+    const seedClient = writers[0]!;
     for (let k = 0; k < p.keys; k++) {
       await seedClient.put(`k${k}`, valueOf(`seed-${k}`, p.valueBytes)).catch(() => undefined);
     }
@@ -47,7 +54,7 @@ export async function measureLatency(
       for (const op of p.ops) {
         const before = await sentMessages(cluster).catch(() => null);
         const r = await runLoad({
-          clients,
+          clients: op === "get" ? readers : writers,
           op,
           durationMs: p.durationMs,
           keys: p.keys,

@@ -32,6 +32,7 @@ export async function availabilityThroughPartition(
   const clients = sides.flatMap((s, si) =>
     Array.from({ length: clientsPerSide }, (_, i) => ({
       side: s.side,
+      pinned: true,
       client: makeClient(cluster, rotated(s.endpoints, i), {
         timeoutMs,
         process: si * clientsPerSide + i,
@@ -57,9 +58,20 @@ export async function availabilityThroughPartition(
     b[kind]++;
   };
   const end = t0 + total * 1000;
-  const load = clients.map(async ({ side, client }, ci) => {
+  // Once the partition heals, every client can reach every node again, as real clients would: each one moves to
+  // a fresh, unpinned client (a new history process, so each process still has one op in flight).
+  let healed = false;
+  let nextProcess = clients.length;
+  const load = clients.map(async (slot, ci) => {
+    const { side } = slot;
     let n = 0;
     while (Date.now() < end) {
+      if (healed && slot.pinned) {
+        await slot.client.close();
+        slot.client = makeClient(cluster, rotated(cluster.endpoints, ci), { timeoutMs, process: nextProcess++, history });
+        slot.pinned = false;
+      }
+      const client = slot.client;
       const key = `p${n % 4}`;
       try {
         if (n % 2 === 0) await client.put(key, valueOf(`c${ci}-${n}`, 16), optionsFor("put", v.requestOptions));
@@ -79,11 +91,12 @@ export async function availabilityThroughPartition(
     await partition(cluster, minority, majority);
     await sleep(phases.partitioned * 1000);
     await heal(cluster);
+    healed = true;
   })();
   await Promise.all([...load, faults]);
   // Quiesce, then read every key at every node for the convergence and lost-write checks.
   await sleep(2000);
-  let p = clients.length;
+  let p = nextProcess;
   for (const ep of cluster.endpoints) {
     const c = makeClient(cluster, [ep], { timeoutMs: 2000, process: p++, history, pinned: true, final: true });
     for (let k = 0; k < 4; k++) await c.get(`p${k}`, optionsFor("get", v.requestOptions)).catch(() => undefined);

@@ -62,7 +62,12 @@ export interface EngineCore<M = unknown> {
   step(from: NodeId, message: M): void;
   /** A client request arrived at this node. The reply comes out of `ready().replies` with the same id. */
   request(req: ClientRequest): void;
-  /** Time advanced to `now` (ms; virtual in sim, wall-clock in node). Never goes backwards per core. */
+  /**
+   * Time advanced to `now` (ms; virtual in sim, wall-clock in node). Never goes backwards per core. Drivers tick
+   * periodically AND deliver every input (step, request, admin) with the core's clock at most one tick period
+   * old — the node driver ticks first when a tick is due, the simulator ticks a resumed node before its queued
+   * input — so a core may trust `now` to within one period (Raft lease reads rely on it).
+   */
   tick(now: number): void;
   /** Drain the work produced since the last call. */
   ready(): Ready<M>;
