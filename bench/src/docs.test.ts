@@ -65,7 +65,7 @@ describe("writeComparison", () => {
     expect(svg.startsWith("<svg")).toBe(true);
     expect(existsSync(join(dir, "results", "charts", "availability.svg"))).toBe(true);
     // Figures in the page come from the results: the raft row at 20 ms and its floor.
-    expect(md).toMatch(/\| raft \| put \| 20 \| 3 \| 8 \| 43\.2 \|/);
+    expect(md).toMatch(/\| raft \| put \| 20 \| 3 \| 8 \| 64 \| 43\.2 \|/);
     expect(md).toContain("| raft | ✓ |");
     expect(md).toContain("3/4");
     expect(md).toContain("etcd was not found on PATH.");

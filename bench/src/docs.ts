@@ -114,11 +114,11 @@ function promisesTable(rows: PromiseRow[]): string {
 
 function latencyTable(runs: LatencyRun[]): string {
   const head =
-    "| engine (variant) | op | delay ms | nodes | clients | p50 ms | p95 ms | p99 ms | max ms | ops/s | floor ms | msgs/op | errors |";
-  const sep = "|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    "| engine (variant) | op | delay ms | nodes | clients | value B | p50 ms | p95 ms | p99 ms | max ms | ops/s | floor ms | msgs/op | errors |";
+  const sep = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
   const body = runs.map(
     (r) =>
-      `| ${label(r)} | ${r.op} | ${r.delayMs} | ${r.nodes} | ${r.clients} | ${fmt(r.p50Ms)} | ${fmt(r.p95Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${fmt(r.opsPerSec, 0)} | ${r.floorMs} | ${fmt(r.messagesPerOp)} | ${r.errors + r.timeouts} |`,
+      `| ${label(r)} | ${r.op} | ${r.delayMs} | ${r.nodes} | ${r.clients} | ${r.valueBytes} | ${fmt(r.p50Ms)} | ${fmt(r.p95Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${fmt(r.opsPerSec, 0)} | ${r.floorMs} | ${fmt(r.messagesPerOp)} | ${r.errors + r.timeouts} |`,
   );
   return [head, sep, ...body].join("\n");
 }
@@ -258,7 +258,7 @@ export async function writeComparison(results: BenchResults, docsDir: string, re
     ...(other.length ? ["### Scale and value sizes", "", latencyTable(other), ""] : []),
     "## Availability through a partition",
     "",
-    "A node (Raft: the leader) is cut off from the rest; clients on each side talk only to the nodes on their side. Each point is one second.",
+    "A node (the leader, where there is one) is cut off from the rest. While the partition lasts, the clients on each side talk only to the nodes on their side; before and after it they reach every node. Each point is one second: the share of the operations completed in that second that succeeded. The table's availability is that share averaged over the full seconds of the partition (a second in which nothing completed counts as 0); recovery is the first second after the heal with at least 90 % success. Each run's history is in `results/latest/histories/`, and can be checked again with `clab check FILE --consistency all`.",
     "",
     availabilityImg,
     "",

@@ -1,5 +1,6 @@
-import { join } from "node:path";
-import { type EngineDefinition, declaredGuarantees, resolveOptions } from "@consistency-lab/kv";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { type EngineDefinition, declaredGuarantees, formatEvent, resolveOptions } from "@consistency-lab/kv";
 import cliProgress from "cli-progress";
 import { type Launcher, startCluster, startProxiedCluster } from "./cluster.js";
 import { writeComparison } from "./docs.js";
@@ -141,7 +142,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
         if (pv) {
           promise(pv);
           bar?.update({ task: `${pv.engine}: partition timeline` });
-          const { run, anomalies } = await availabilityThroughPartition(cluster, engine, pv, profile.partitionPhasesS);
+          const { run, anomalies, history } = await availabilityThroughPartition(cluster, engine, pv, profile.partitionPhasesS);
+          // Kept beside the results so anyone can check them again: `clab check <file> --consistency all`.
+          const file = join(o.out, "histories", `${pv.engine}-${pv.variant.replace(/[^a-z0-9]+/gi, "-")}-partition.jsonl`);
+          mkdirSync(dirname(file), { recursive: true });
+          writeFileSync(file, history.map((e) => `${formatEvent(e)}\n`).join(""));
           results.availability.push(run);
           results.anomalies.push(anomalies);
           step(`${pv.engine}: partition`);
@@ -173,6 +178,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
       ? "etcd was not found on PATH (Debian package etcd-server), so this run has no etcd rows."
       : "The quick profile does not run etcd; `pnpm -s clab bench --profile full` adds it when an `etcd` binary is on PATH (Debian package etcd-server).",
   };
+  for (const v of profile.scaleNodes.length || profile.valueSizes.length ? partitionVariants : []) {
+    const e = known.get(v.engine)!;
+    const leaderBased = e.supports(resolveOptions(e.options, v.options)).availability !== "all";
+    await measureScale(o.launcher, profile, v, leaderBased, seed, (r) => results.runs.push(r));
+  }
   const version = profile.etcd && known.has("raft") && (!o.only || o.only.includes("raft")) ? etcdVersion() : null;
   if (version) {
     results.etcd = await compareWithEtcd(o.launcher, profile, version, seed, (r) => results.runs.push(r));
@@ -182,6 +192,36 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
   writeResults(resultsPath, results);
   await writeComparison(results, o.docsDir, resultsPath);
   return results;
+}
+
+/**
+ * measureScale runs an engine's default at each cluster size (throughput and latency at 3, 5, 7 nodes) and, at the
+ * smallest size, at each value size, with no injected delay.
+ */
+async function measureScale(
+  launcher: Launcher,
+  profile: (typeof PROFILES)["full"],
+  v: Variant,
+  leaderBased: boolean,
+  seed: number,
+  push: (r: LatencyRun) => void,
+): Promise<void> {
+  const sizes = profile.scaleNodes.length ? profile.scaleNodes : [profile.nodes];
+  for (const nodes of sizes) {
+    const cluster = await startCluster(launcher, { engine: v.engine, nodes, options: v.options });
+    try {
+      await waitForLeader(cluster, leaderBased);
+      const base = { ...profile, delays: [0], ops: ["put", "get"] as ("put" | "get")[], seed };
+      await measureLatency(cluster, v, { ...base, scenario: "scale" }, push);
+      if (nodes === sizes[0]) {
+        for (const valueBytes of profile.valueSizes) {
+          await measureLatency(cluster, v, { ...base, valueBytes, scenario: "value-size" }, push);
+        }
+      }
+    } finally {
+      await cluster.stop();
+    }
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ export async function availabilityThroughPartition(
   v: Variant,
   phases: { before: number; partitioned: number; after: number },
   clientsPerSide = 3,
-): Promise<{ run: AvailabilityRun; anomalies: AnomalyRow }> {
+): Promise<{ run: AvailabilityRun; anomalies: AnomalyRow; history: HistoryEvent[] }> {
   const leaderBased = engine.supports(resolveOptions(engine.options, v.options)).availability !== "all";
   const leader = await waitForLeader(cluster, leaderBased);
   const minority = [leader ?? cluster.ids[0]!];
@@ -29,16 +29,20 @@ export async function availabilityThroughPartition(
     { side: "minority" as const, endpoints: epOf(minority) },
     { side: "majority" as const, endpoints: epOf(majority) },
   ];
-  const clients = sides.flatMap((s, si) =>
+  // While the partition lasts, each client is pinned to the nodes on its side (a client in a partitioned data
+  // centre reaches only its own side); before and after it, every client reaches every node, as real clients
+  // would. A client that changes reach is a new history process, so each process still has one op in flight.
+  let pinnedNow = false;
+  let nextProcess = 0;
+  const connect = (endpoints: string[], i: number, pinned: boolean) =>
+    makeClient(cluster, rotated(endpoints, i), { timeoutMs, process: nextProcess++, history, pinned });
+  const clients = sides.flatMap((s) =>
     Array.from({ length: clientsPerSide }, (_, i) => ({
       side: s.side,
-      pinned: true,
-      client: makeClient(cluster, rotated(s.endpoints, i), {
-        timeoutMs,
-        process: si * clientsPerSide + i,
-        history,
-        pinned: true,
-      }),
+      endpoints: s.endpoints,
+      i,
+      pinned: false,
+      client: connect(cluster.endpoints, i, false),
     })),
   );
   const total = phases.before + phases.partitioned + phases.after;
@@ -58,18 +62,14 @@ export async function availabilityThroughPartition(
     b[kind]++;
   };
   const end = t0 + total * 1000;
-  // Once the partition heals, every client can reach every node again, as real clients would: each one moves to
-  // a fresh, unpinned client (a new history process, so each process still has one op in flight).
-  let healed = false;
-  let nextProcess = clients.length;
   const load = clients.map(async (slot, ci) => {
     const { side } = slot;
     let n = 0;
     while (Date.now() < end) {
-      if (healed && slot.pinned) {
+      if (slot.pinned !== pinnedNow) {
         await slot.client.close();
-        slot.client = makeClient(cluster, rotated(cluster.endpoints, ci), { timeoutMs, process: nextProcess++, history });
-        slot.pinned = false;
+        slot.pinned = pinnedNow;
+        slot.client = connect(pinnedNow ? slot.endpoints : cluster.endpoints, slot.i + ci, pinnedNow);
       }
       const client = slot.client;
       const key = `p${n % 4}`;
@@ -88,28 +88,35 @@ export async function availabilityThroughPartition(
   });
   const faults = (async () => {
     await sleep(phases.before * 1000);
+    pinnedNow = true;
     await partition(cluster, minority, majority);
     await sleep(phases.partitioned * 1000);
     await heal(cluster);
-    healed = true;
+    pinnedNow = false;
   })();
   await Promise.all([...load, faults]);
   // Quiesce, then read every key at every node for the convergence and lost-write checks.
   await sleep(2000);
-  let p = nextProcess;
   for (const ep of cluster.endpoints) {
-    const c = makeClient(cluster, [ep], { timeoutMs: 2000, process: p++, history, pinned: true, final: true });
+    const c = makeClient(cluster, [ep], { timeoutMs: 2000, process: nextProcess++, history, pinned: true, final: true });
     for (let k = 0; k < 4; k++) await c.get(`p${k}`, optionsFor("get", v.requestOptions)).catch(() => undefined);
     await c.close();
   }
   await Promise.all(clients.map((c) => c.client.close()));
 
   const timeline = [...buckets.values()].sort((a, b) => a.second - b.second || a.side.localeCompare(b.side));
+  // Availability while partitioned: the share of ops that succeeded in each full second of the partition,
+  // averaged over those seconds (the second in which the cut lands is left out; a second in which nothing
+  // completed counts as 0). Counting ops alone would let the fast successes of the first instants outweigh
+  // seconds of 1-s timeouts.
   const during = (side: string) => {
-    const pts = timeline.filter((x) => x.side === side && x.phase === "partitioned");
-    const ok = pts.reduce((a, x) => a + x.ok, 0);
-    const all = pts.reduce((a, x) => a + x.ok + x.fail + x.timeout, 0);
-    return all ? ok / all : 0;
+    const secs: number[] = [];
+    for (let sec = phases.before + 1; sec < phases.before + phases.partitioned; sec++) {
+      const x = timeline.find((p) => p.side === side && p.second === sec);
+      const all = x ? x.ok + x.fail + x.timeout : 0;
+      secs.push(all ? x!.ok / all : 0);
+    }
+    return secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : 0;
   };
   const recovery = (side: string) => {
     const healAt = phases.before + phases.partitioned;
@@ -157,5 +164,5 @@ export async function availabilityThroughPartition(
     siblingReads: stats.siblingReads,
     maxSiblings: stats.maxSiblings,
   };
-  return { run, anomalies };
+  return { run, anomalies, history };
 }

@@ -112,12 +112,14 @@ export function findViolation(spec: RunSpec & { seeds: number | readonly number[
 }
 
 /** replayCommand is the command line that reruns one seed of a spec. */
-export function replayCommand(spec: RunSpec, seed: number): string {
+export function replayCommand(spec: RunSpec, seed: number, scenarioFile?: string): string {
   const parts = ["pnpm -s clab sim", `--engine ${spec.engine.name}`];
   for (const [k, v] of Object.entries(spec.options ?? {})) parts.push(`--option ${k}=${v}`);
   if (spec.nodes !== undefined) parts.push(`--nodes ${spec.nodes}`);
   parts.push(`--seed ${seed}`);
   const f = spec.faults;
+  // An explicit fault schedule came from a scenario file: rerunning needs the file, not the flags.
+  if (scenarioFile !== undefined) return [...parts, `--scenario ${scenarioFile}`].join(" ");
   if (f === undefined || f === "none") parts.push("--faults none");
   else if (f === "all") parts.push("--faults all");
   else if (f.length > 0 && typeof f[0] === "string") parts.push(`--faults ${(f as string[]).join(",")}`);

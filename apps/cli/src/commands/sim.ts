@@ -215,7 +215,7 @@ function runSimCommand(flags: SimFlags): void {
     if (failed) failingRuns++;
     let replayFile: string | undefined;
     if (failed) replayFile = saveFailure(run, flags.shrink, replayDir);
-    report(run, flags.json === true, replayFile, plannedFromReplay ? undefined : replayCommand(spec, seed));
+    report(run, flags.json === true, replayFile, plannedFromReplay ? undefined : replayCommand(spec, seed, flags.scenario));
   }
 
   // The rate is the simulator's own: messages over the time spent simulating, not checking or shrinking.
