@@ -281,6 +281,33 @@ describe("CausalCore: causal delivery", () => {
   });
 });
 
+describe("CausalCore: catching up after a partition", () => {
+  it("a peer far behind catches up ack by ack, within one resend interval, not one batch per interval", () => {
+    const h = new Hand(["n1", "n2"], { maxBatch: 16, resendMs: 100 });
+    // n2 is cut off while n1 takes 200 writes.
+    for (let i = 0; i < 200; i++) h.call("n1", { op: "put", key: `k${i % 10}`, value: `v${i}` });
+    h.drop();
+    // Heal: one resend interval later n1 sends its oldest batch; every ack brings the next batch at once.
+    h.tick(100);
+    h.deliverAll(1000);
+    expect(h.core("n1").state.outLog).toEqual([]);
+    for (let i = 190; i < 200; i++) expect(h.get("n2", `k${i % 10}`).value).toBe(`v${i}`);
+  });
+
+  it("keeps a retransmission batch of large values under the frame budget", () => {
+    const h = new Hand(["n1", "n2"], { maxBatch: 64 });
+    const big = "x".repeat(200 * 1024);
+    for (let i = 0; i < 4; i++) h.call("n1", { op: "put", key: `b${i}`, value: `${i}${big}` });
+    h.drop();
+    h.tick(1000);
+    const batches = h.inflight.filter((m) => m.message.type === "writes");
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.message.type === "writes" && batches[0]!.message.writes.length).toBe(1);
+    h.deliverAll(100);
+    for (let i = 0; i < 4; i++) expect(h.get("n2", `b${i}`).value).toBe(`${i}${big}`);
+  });
+});
+
 describe("CausalCore: siblings and contexts", () => {
   it("concurrent writes become siblings on every node, and a write with their context resolves them", () => {
     const h = new Hand();

@@ -68,6 +68,12 @@ export interface CausalState {
   acked: Map<NodeId, number>;
   /** When writes were last sent to each peer, for the retransmission interval. */
   lastSent: Map<NodeId, number>;
+  /**
+   * Catch-up mode per peer: the last seq of a full retransmission batch still unacknowledged. Its ack sends the
+   * next batch at once (ack-clocked), so a peer that fell far behind (a partition under load) catches up at the
+   * speed of the network instead of one batch per resend interval — which, under sustained writes, it never would.
+   */
+  catchUp: Map<NodeId, number>;
   /** Writes received before their dependencies, per origin, by seq. Volatile: the origin retransmits. */
   buffer: Map<NodeId, Map<number, ReplicatedWrite>>;
   waiting: Waiting[];
@@ -116,6 +122,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
       outLog: [],
       acked: new Map(this.peers.map((p) => [p, 0])),
       lastSent: new Map(this.peers.map((p) => [p, Number.NEGATIVE_INFINITY])),
+      catchUp: new Map(),
       buffer: new Map(),
       waiting: [],
       early: new Map(),
@@ -476,6 +483,8 @@ export class CausalCore implements EngineCore<CausalMessage> {
     const prev = this.s.acked.get(from) ?? 0;
     if (upTo > prev) this.s.acked.set(from, Math.min(upTo, mine));
     this.collectOutLog();
+    const batchEnd = this.s.catchUp.get(from);
+    if (batchEnd !== undefined && upTo >= batchEnd) this.resendTo(from);
   }
 
   /** collectOutLog drops the writes every peer has applied: nobody will ever need them from us again. */
@@ -494,19 +503,53 @@ export class CausalCore implements EngineCore<CausalMessage> {
   private retransmit(): void {
     if (this.s.outLog.length === 0) return;
     for (const p of this.peers) {
-      const acked = this.s.acked.get(p) ?? 0;
-      if (this.s.outLog[this.s.outLog.length - 1]!.seq <= acked) continue;
       if (this.s.now - (this.s.lastSent.get(p) ?? Number.NEGATIVE_INFINITY) < this.cfg.resendMs) continue;
-      const writes: ReplicatedWrite[] = [];
-      for (const w of this.s.outLog) {
-        if (w.seq <= acked) continue;
-        writes.push(w);
-        if (writes.length >= this.cfg.maxBatch) break;
-      }
-      this.s.send.push({ to: p, message: { type: "writes", writes } });
-      this.s.lastSent.set(p, this.s.now);
+      this.resendTo(p);
     }
   }
+
+  /**
+   * resendTo sends a peer the oldest writes it has not acknowledged: at most maxBatch of them and about
+   * MAX_BATCH_BYTES of values (always at least one), so a batch of large values stays under the transport's frame
+   * limit. A full batch puts the peer in catch-up mode (see `catchUp`).
+   */
+  private resendTo(p: NodeId): void {
+    const acked = this.s.acked.get(p) ?? 0;
+    const last = this.s.outLog[this.s.outLog.length - 1];
+    if (last === undefined || last.seq <= acked) {
+      this.s.catchUp.delete(p);
+      return;
+    }
+    const writes: ReplicatedWrite[] = [];
+    let bytes = 0;
+    let full = false;
+    for (const w of this.s.outLog) {
+      if (w.seq <= acked) continue;
+      const size = writeBytes(w);
+      if (writes.length > 0 && (writes.length >= this.cfg.maxBatch || bytes + size > MAX_BATCH_BYTES)) {
+        full = true;
+        break;
+      }
+      writes.push(w);
+      bytes += size;
+    }
+    this.s.send.push({ to: p, message: { type: "writes", writes } });
+    this.s.lastSent.set(p, this.s.now);
+    if (full) this.s.catchUp.set(p, writes[writes.length - 1]!.seq);
+    else this.s.catchUp.delete(p);
+  }
+}
+
+/** MAX_BATCH_BYTES bounds the value bytes of one retransmission batch (the transport's frames are limited). */
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/** writeBytes estimates a replicated write's size from the values its clock carries. */
+function writeBytes(w: ReplicatedWrite): number {
+  let n = 64 + w.key.length;
+  for (const [, , values] of w.clock.entries) {
+    for (const v of values) n += typeof v.v === "string" ? v.v.length : 8;
+  }
+  return n;
 }
 
 /** decodeContext turns a client's opaque causal context back into a version vector. */
