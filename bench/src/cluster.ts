@@ -75,9 +75,24 @@ export async function startCluster(
 ): Promise<ClusterHandle> {
   const dataDir = mkdtempSync(join(tmpdir(), `clab-bench-${o.engine}-`));
   const port = await freeBasePort(o.nodes);
-  const args = [...launcher.args, "cluster", "up", "--engine", o.engine, "--nodes", String(o.nodes), "--port", String(port), "--data", dataDir];
+  const args = [
+    ...launcher.args,
+    "cluster",
+    "up",
+    "--engine",
+    o.engine,
+    "--nodes",
+    String(o.nodes),
+    "--port",
+    String(port),
+    "--data",
+    dataDir,
+  ];
   for (const [k, v] of Object.entries(o.options ?? {})) args.push("--option", `${k}=${v}`);
-  const child = spawn(launcher.command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CLAB_LOG_LEVEL: "warn" } });
+  const child = spawn(launcher.command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, CLAB_LOG_LEVEL: "warn" },
+  });
   try {
     await waitForReady(child, o.timeoutMs ?? 30_000);
   } catch (e) {
@@ -126,7 +141,13 @@ export async function startCluster(
  */
 export async function startProxiedCluster(
   launcher: Launcher,
-  o: { engine: string; nodes: number; options?: Record<string, unknown>; delayMs: number; timeoutMs?: number },
+  o: {
+    engine: string;
+    nodes: number;
+    options?: Record<string, unknown>;
+    delayMs: number;
+    timeoutMs?: number;
+  },
 ): Promise<ClusterHandle & { proxies: import("./delay-proxy.js").DelayProxy[] }> {
   const { DelayProxy } = await import("./delay-proxy.js");
   const { writeFileSync } = await import("node:fs");
@@ -170,14 +191,22 @@ export async function startProxiedCluster(
       const args = [
         ...launcher.args,
         "node",
-        "--engine", o.engine,
-        "--id", id,
-        "--listen", `127.0.0.1:${nodePort(i)}`,
-        "--peers", peers,
-        "--data", join(dataDir, id),
-        "--token-file", join(dataDir, "cluster.token"),
-        "--admin-token-file", join(dataDir, "admin.token"),
-        "--log-level", "warn",
+        "--engine",
+        o.engine,
+        "--id",
+        id,
+        "--listen",
+        `127.0.0.1:${nodePort(i)}`,
+        "--peers",
+        peers,
+        "--data",
+        join(dataDir, id),
+        "--token-file",
+        join(dataDir, "cluster.token"),
+        "--admin-token-file",
+        join(dataDir, "admin.token"),
+        "--log-level",
+        "warn",
       ];
       for (const [k, v] of Object.entries(o.options ?? {})) args.push("--option", `${k}=${v}`);
       children.push(spawn(launcher.command, args, { stdio: ["ignore", "ignore", "pipe"] }));
@@ -187,7 +216,8 @@ export async function startProxiedCluster(
     for (let i = 0; i < ids.length; i++) {
       while (!(await portListening(nodePort(i)))) {
         if (Date.now() > end) throw new Error(`node ${ids[i]} did not start listening`);
-        if (children[i]!.exitCode !== null) throw new Error(`node ${ids[i]} exited with ${children[i]!.exitCode}`);
+        if (children[i]!.exitCode !== null)
+          throw new Error(`node ${ids[i]} exited with ${children[i]!.exitCode}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

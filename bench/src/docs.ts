@@ -25,7 +25,8 @@ async function renderSvg(spec: TopLevelSpec): Promise<string> {
   return svg;
 }
 
-const label = (r: { engine: string; variant: string }) => (r.variant === "default" ? r.engine : `${r.engine} (${r.variant})`);
+const label = (r: { engine: string; variant: string }) =>
+  r.variant === "default" ? r.engine : `${r.engine} (${r.variant})`;
 const fmt = (x: number | null | undefined, digits = 1) =>
   x === null || x === undefined || Number.isNaN(x) ? "–" : x.toFixed(digits);
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
@@ -46,18 +47,16 @@ function latencyChart(runs: LatencyRun[], op: string): TopLevelSpec {
           x: { field: "delayMs", type: "quantitative", title: "injected one-way delay between nodes (ms)" },
           y: { field: "p50Ms", type: "quantitative", title: "p50 latency (ms)" },
           color: { field: "series", type: "nominal", title: "engine (variant)" },
-          tooltip: [
-            { field: "series" },
-            { field: "p50Ms" },
-            { field: "p99Ms" },
-            { field: "floorMs" },
-          ],
+          tooltip: [{ field: "series" }, { field: "p50Ms" }, { field: "p99Ms" }, { field: "floorMs" }],
         },
       },
       {
         data: { values: delays.map((d) => ({ delayMs: d, rtt: 2 * d })) },
         mark: { type: "line", strokeDash: [4, 4], color: "black" },
-        encoding: { x: { field: "delayMs", type: "quantitative" }, y: { field: "rtt", type: "quantitative" } },
+        encoding: {
+          x: { field: "delayMs", type: "quantitative" },
+          y: { field: "rtt", type: "quantitative" },
+        },
       },
     ],
   } as TopLevelSpec;
@@ -73,7 +72,8 @@ function availabilityChart(a: AvailabilityRun[]): TopLevelSpec {
   const first = a[0];
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: "Share of operations that succeeded, per second and per side of the partition (shaded: partitioned)",
+    title:
+      "Share of operations that succeeded, per second and per side of the partition (shaded: partitioned)",
     data: { values },
     facet: { row: { field: "series", type: "nominal", title: null } },
     spec: {
@@ -89,8 +89,18 @@ function availabilityChart(a: AvailabilityRun[]): TopLevelSpec {
           mark: { type: "line", point: true },
           encoding: {
             x: { field: "second", type: "quantitative", title: "time (s)" },
-            y: { field: "okRate", type: "quantitative", title: "ok", scale: { domain: [0, 1] }, axis: { format: "%" } },
-            color: { field: "side", type: "nominal", scale: { domain: ["majority", "minority"], range: ["#1f77b4", "#d62728"] } },
+            y: {
+              field: "okRate",
+              type: "quantitative",
+              title: "ok",
+              scale: { domain: [0, 1] },
+              axis: { format: "%" },
+            },
+            color: {
+              field: "side",
+              type: "nominal",
+              scale: { domain: ["majority", "minority"], range: ["#1f77b4", "#d62728"] },
+            },
           },
         },
       ],
@@ -105,11 +115,17 @@ function promisesTable(rows: PromiseRow[]): string {
   const body = rows.map(
     (r) =>
       `| ${label(r)} | ${GUARANTEE_COLUMNS.map(([g]) => (r.declared.includes(g) ? "✓" : "–")).join(" | ")} | ${r.conflicts} | ${
-        r.availability === "all" ? "every side" : r.availability === "majority" ? "majority side only" : "leader's side only"
+        r.availability === "all"
+          ? "every side"
+          : r.availability === "majority"
+            ? "majority side only"
+            : "leader's side only"
       } |`,
   );
   const notes = rows.flatMap((r) => r.notes.map((n) => `- ${label(r)}: ${n}`));
-  return [head, sep, ...body, "", ...(notes.length ? ["Notes from the manifests:", "", ...notes] : [])].join("\n");
+  return [head, sep, ...body, "", ...(notes.length ? ["Notes from the manifests:", "", ...notes] : [])].join(
+    "\n",
+  );
 }
 
 function latencyTable(runs: LatencyRun[]): string {
@@ -129,7 +145,11 @@ function availabilityTable(a: AvailabilityRun[]): string {
   const sep = "|---|---|---|---|---|---|---|";
   const body = a.map(
     (r) =>
-      `| ${label(r)} | ${r.minority.join(", ")} | ${pct(r.availability.majority)} | ${pct(r.availability.minority)} | ${fmt(r.recoverySeconds.majority, 0)} | ${fmt(r.recoverySeconds.minority, 0)} | ${Object.entries(r.history.verdicts).map(([k, v]) => `${k}: ${v}`).join(", ")} |`,
+      `| ${label(r)} | ${r.minority.join(", ")} | ${pct(r.availability.majority)} | ${pct(r.availability.minority)} | ${fmt(r.recoverySeconds.majority, 0)} | ${fmt(r.recoverySeconds.minority, 0)} | ${Object.entries(
+        r.history.verdicts,
+      )
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ")} |`,
   );
   return [head, sep, ...body].join("\n");
 }
@@ -151,14 +171,29 @@ function anomalyTable(rows: AnomalyRow[]): string {
 }
 
 /** findRun picks one latency row. */
-function findRun(runs: LatencyRun[], engine: string, variant: string, op: string, delay: number): LatencyRun | undefined {
-  return runs.find((r) => r.engine === engine && r.variant === variant && r.op === op && r.delayMs === delay && r.scenario === "latency");
+function findRun(
+  runs: LatencyRun[],
+  engine: string,
+  variant: string,
+  op: string,
+  delay: number,
+): LatencyRun | undefined {
+  return runs.find(
+    (r) =>
+      r.engine === engine &&
+      r.variant === variant &&
+      r.op === op &&
+      r.delayMs === delay &&
+      r.scenario === "latency",
+  );
 }
 
 /** readingNotes ties the measured figures to the concepts, citing only numbers present in the results. */
 function readingNotes(r: BenchResults): string[] {
   const out: string[] = [];
-  const delays = [...new Set(r.runs.filter((x) => x.scenario === "latency").map((x) => x.delayMs))].sort((a, b) => a - b);
+  const delays = [...new Set(r.runs.filter((x) => x.scenario === "latency").map((x) => x.delayMs))].sort(
+    (a, b) => a - b,
+  );
   const d = delays[delays.length - 1];
   if (d !== undefined && d > 0) {
     const raftPut = findRun(r.runs, "raft", "default", "put", d);
@@ -173,7 +208,9 @@ function readingNotes(r: BenchResults): string[] {
         `**What causal consistency saves.** The causal store answered writes in ${fmt(causalPut.p50Ms)} ms at the median under the same delay: a write is accepted by the replica the client reached and shipped to the others afterwards, so the delay between replicas does not appear in the client's latency.`,
       );
     }
-    const lease = r.runs.find((x) => x.engine === "raft" && x.variant !== "default" && x.op === "get" && x.delayMs === d);
+    const lease = r.runs.find(
+      (x) => x.engine === "raft" && x.variant !== "default" && x.op === "get" && x.delayMs === d,
+    );
     const linGet = findRun(r.runs, "raft", "default", "get", d);
     if (lease && linGet) {
       out.push(
@@ -201,7 +238,9 @@ function readingNotes(r: BenchResults): string[] {
         : "**Uniqueness.** No engine produced a duplicate claim in this run; the weaker engines do not promise this, and the simulator's sweep below shows how often they break it under faults.",
     );
   }
-  const q = r.anomalies.find((x) => x.engine === "quorum" && x.source === "sim" && (x.broken.linearizable ?? 0) > 0);
+  const q = r.anomalies.find(
+    (x) => x.engine === "quorum" && x.source === "sim" && (x.broken.linearizable ?? 0) > 0,
+  );
   if (q) {
     out.push(
       `**Quorums are not linearizability.** Even with R + W > N the quorum store broke linearizability in ${q.broken.linearizable}/${q.runs} simulated runs (${label(q)}): a read can overlap a write that has reached only some replicas (Kleppmann, DDIA Figure 9-6).`,
@@ -214,7 +253,11 @@ function readingNotes(r: BenchResults): string[] {
  * writeComparison regenerates docs/comparison.md and its charts from a results file. Every figure in the page
  * comes from `results`; nothing is typed in by hand.
  */
-export async function writeComparison(results: BenchResults, docsDir: string, resultsPath: string): Promise<string[]> {
+export async function writeComparison(
+  results: BenchResults,
+  docsDir: string,
+  resultsPath: string,
+): Promise<string[]> {
   const chartDir = join(docsDir, "results", "charts");
   mkdirSync(chartDir, { recursive: true });
   const written: string[] = [];
@@ -295,7 +338,9 @@ export async function writeComparison(results: BenchResults, docsDir: string, re
     "## Reading the results",
     "",
     ...readingNotes(results).flatMap((p) => [p, ""]),
-    ...(results.notes.length ? ["## Notes from this run", "", ...results.notes.map((n) => `- ${n}`), ""] : []),
+    ...(results.notes.length
+      ? ["## Notes from this run", "", ...results.notes.map((n) => `- ${n}`), ""]
+      : []),
   ].join("\n");
   const mdPath = join(docsDir, "comparison.md");
   writeFileSync(mdPath, md);

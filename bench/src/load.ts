@@ -44,7 +44,10 @@ export function makeClient(
     process: o.process,
     clientId: o.clientId ?? `bench-${process.pid}-${++clientSerial}-${o.process}`,
     ...(o.history
-      ? { record: (e: HistoryEvent) => o.history!.push(o.final ? { ...e, meta: { ...e.meta, final: true } } : e) }
+      ? {
+          record: (e: HistoryEvent) =>
+            o.history!.push(o.final ? { ...e, meta: { ...e.meta, final: true } } : e),
+        }
       : {}),
   });
 }
@@ -57,8 +60,8 @@ export interface LoadResult {
   seconds: number;
 }
 
-/** valueOf makes a unique value of about `bytes` bytes (unique values let the checker tell writes apart). */
-export function valueOf(tag: string, bytes: number): string {
+/** uniqueValue makes a unique value of about `bytes` bytes (unique values let the checker tell writes apart). */
+export function uniqueValue(tag: string, bytes: number): string {
   return tag.length >= bytes ? tag : tag + ".".repeat(bytes - tag.length);
 }
 
@@ -71,7 +74,10 @@ export function valueOf(tag: string, bytes: number): string {
  * optionsFor keeps the request options that apply to an op: read options go with gets, write concern with writes,
  * so a variant like "lease reads" changes its reads and leaves its writes as they were.
  */
-export function optionsFor(op: BenchOp | "delete", o: RequestOptions | undefined): RequestOptions | undefined {
+export function optionsFor(
+  op: BenchOp | "delete",
+  o: RequestOptions | undefined,
+): RequestOptions | undefined {
   if (!o) return undefined;
   const { read, readFrom, maxStalenessMs, r, w, ...rest } = o;
   const out: RequestOptions = { ...rest };
@@ -106,7 +112,7 @@ export async function runLoad(o: {
       const ownKey = `cas-${o.tag}-${ci}`;
       let current: string | null = null;
       if (o.op === "cas") {
-        current = valueOf(`${o.tag}-c${ci}-init`, o.valueBytes);
+        current = uniqueValue(`${o.tag}-c${ci}-init`, o.valueBytes);
         try {
           await store.put(ownKey, current, optionsFor("put", o.requestOptions));
         } catch {
@@ -118,9 +124,14 @@ export async function runLoad(o: {
         const t0 = performance.now();
         try {
           if (o.op === "get") await store.get(key, optionsFor("get", o.requestOptions));
-          else if (o.op === "put") await store.put(key, valueOf(`${o.tag}-c${ci}-${n}`, o.valueBytes), optionsFor("put", o.requestOptions));
+          else if (o.op === "put")
+            await store.put(
+              key,
+              uniqueValue(`${o.tag}-c${ci}-${n}`, o.valueBytes),
+              optionsFor("put", o.requestOptions),
+            );
           else {
-            const next = valueOf(`${o.tag}-c${ci}-${n}`, o.valueBytes);
+            const next = uniqueValue(`${o.tag}-c${ci}-${n}`, o.valueBytes);
             const r = await store.cas(ownKey, current, next, optionsFor("cas", o.requestOptions));
             if (r.swapped) current = next;
             else current = (await store.get(ownKey)).value;

@@ -31,7 +31,12 @@ export interface Profile {
   etcdClients: number;
 }
 
-const v = (engine: string, variant = "default", options: Record<string, OptionValue> = {}, requestOptions: RequestOptions = {}): Variant => ({
+const v = (
+  engine: string,
+  variant = "default",
+  options: Record<string, OptionValue> = {},
+  requestOptions: RequestOptions = {},
+): Variant => ({
   engine,
   variant,
   options,

@@ -1,11 +1,18 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type EngineDefinition, declaredGuarantees, formatEvent, resolveOptions } from "@consistency-lab/kv";
+import { declaredGuarantees, type EngineDefinition, formatEvent, resolveOptions } from "@consistency-lab/kv";
 import cliProgress from "cli-progress";
 import { type Launcher, startCluster, startProxiedCluster } from "./cluster.js";
 import { writeComparison } from "./docs.js";
 import { PROFILES, type Variant } from "./profiles.js";
-import { type BenchResults, gitSha, type LatencyRun, machineInfo, type PromiseRow, writeResults } from "./results.js";
+import {
+  type BenchResults,
+  gitSha,
+  type LatencyRun,
+  machineInfo,
+  type PromiseRow,
+  writeResults,
+} from "./results.js";
 import { waitForLeader } from "./scenarios/common.js";
 import { etcdVersion, measureEtcd, startEtcd } from "./scenarios/etcd.js";
 import { measureLatency } from "./scenarios/latency.js";
@@ -88,7 +95,12 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     startedAt: new Date().toISOString(),
     finishedAt: "",
     profile: profile.name,
-    config: { ...profile, latency: latency.map(key), partition: partitionVariants.map(key), sim: simVariants.map(key) },
+    config: {
+      ...profile,
+      latency: latency.map(key),
+      partition: partitionVariants.map(key),
+      sim: simVariants.map(key),
+    },
     seed,
     promises: [],
     runs: [],
@@ -123,28 +135,39 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
       const first = group[0]!;
       const engine = known.get(first.engine)!;
       bar?.update({ task: `${first.engine}: starting cluster` });
-      const cluster = await startCluster(o.launcher, { engine: first.engine, nodes: profile.nodes, options: first.options });
+      const cluster = await startCluster(o.launcher, {
+        engine: first.engine,
+        nodes: profile.nodes,
+        options: first.options,
+      });
       try {
-        await waitForLeader(cluster, engine.supports(resolveOptions(engine.options, first.options)).availability !== "all");
+        await waitForLeader(
+          cluster,
+          engine.supports(resolveOptions(engine.options, first.options)).availability !== "all",
+        );
         for (const v of group.filter((x) => latency.some(same(x)))) {
           promise(v);
-          await measureLatency(
-            cluster,
-            v,
-            { ...profile, seed },
-            (r: LatencyRun) => {
-              results.runs.push(r);
-              step(`${r.engine} ${r.variant} ${r.op} @${r.delayMs}ms`);
-            },
-          );
+          await measureLatency(cluster, v, { ...profile, seed }, (r: LatencyRun) => {
+            results.runs.push(r);
+            step(`${r.engine} ${r.variant} ${r.op} @${r.delayMs}ms`);
+          });
         }
         const pv = group.find((x) => partitionVariants.some(same(x)));
         if (pv) {
           promise(pv);
           bar?.update({ task: `${pv.engine}: partition timeline` });
-          const { run, anomalies, history } = await availabilityThroughPartition(cluster, engine, pv, profile.partitionPhasesS);
+          const { run, anomalies, history } = await availabilityThroughPartition(
+            cluster,
+            engine,
+            pv,
+            profile.partitionPhasesS,
+          );
           // Kept beside the results so anyone can check them again: `clab check <file> --consistency all`.
-          const file = join(o.out, "histories", `${pv.engine}-${pv.variant.replace(/[^a-z0-9]+/gi, "-")}-partition.jsonl`);
+          const file = join(
+            o.out,
+            "histories",
+            `${pv.engine}-${pv.variant.replace(/[^a-z0-9]+/gi, "-")}-partition.jsonl`,
+          );
           mkdirSync(dirname(file), { recursive: true });
           writeFileSync(file, history.map((e) => `${formatEvent(e)}\n`).join(""));
           results.availability.push(run);
@@ -153,7 +176,12 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
           const uv = group.find((x) => uniquenessVariants.some(same(x)));
           if (uv) {
             results.uniqueness.push(
-              await claimUsernames(cluster, uv, { names: 20, clientsPerSide: 2, partitioned: true, minority: run.minority }),
+              await claimUsernames(cluster, uv, {
+                names: 20,
+                clientsPerSide: 2,
+                partitioned: true,
+                minority: run.minority,
+              }),
             );
             step(`${uv.engine}: uniqueness`);
           }
@@ -183,7 +211,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     const leaderBased = e.supports(resolveOptions(e.options, v.options)).availability !== "all";
     await measureScale(o.launcher, profile, v, leaderBased, seed, (r) => results.runs.push(r));
   }
-  const version = profile.etcd && known.has("raft") && (!o.only || o.only.includes("raft")) ? etcdVersion() : null;
+  const version =
+    profile.etcd && known.has("raft") && (!o.only || o.only.includes("raft")) ? etcdVersion() : null;
   if (version) {
     results.etcd = await compareWithEtcd(o.launcher, profile, version, seed, (r) => results.runs.push(r));
   }
@@ -244,7 +273,15 @@ async function compareWithEtcd(
     let etcdPut: LatencyRun | undefined;
     try {
       for (const op of profile.ops) {
-        const r = await measureEtcd(etcd, { op, clients, durationMs: profile.durationMs, keys: profile.keys, valueBytes: profile.valueBytes, delayMs: delay, seed });
+        const r = await measureEtcd(etcd, {
+          op,
+          clients,
+          durationMs: profile.durationMs,
+          keys: profile.keys,
+          valueBytes: profile.valueBytes,
+          delayMs: delay,
+          seed,
+        });
         push(r);
         if (op === "put") etcdPut = r;
       }

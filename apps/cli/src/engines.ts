@@ -1,7 +1,11 @@
 import { causalBrokenNoDeps, causalEngine } from "@consistency-lab/causal";
 import { memoryBrokenLaggingReplica } from "@consistency-lab/conformance";
 import { type EngineDefinition, memoryEngine } from "@consistency-lab/kv";
-import { multiLeaderBrokenOutOfOrder, multiLeaderBrokenRingLoop, multiLeaderEngine } from "@consistency-lab/multi-leader";
+import {
+  multiLeaderBrokenOutOfOrder,
+  multiLeaderBrokenRingLoop,
+  multiLeaderEngine,
+} from "@consistency-lab/multi-leader";
 import { quorumBrokenDropHints, quorumBrokenReadRepair, quorumEngine } from "@consistency-lab/quorum";
 import { raftBrokenEngines, raftEngine } from "@consistency-lab/raft";
 import { singleLeaderBrokenNoFencing, singleLeaderEngine } from "@consistency-lab/single-leader";

@@ -7,7 +7,9 @@ import { registerCommands } from "./commands/index.js";
  * (violations, a KvError), 2 bad arguments or input.
  */
 const program = new Command("clab")
-  .description("consistency-lab: replicated KV stores, a deterministic simulator, a history checker and a bench")
+  .description(
+    "consistency-lab: replicated KV stores, a deterministic simulator, a history checker and a bench",
+  )
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 

@@ -37,7 +37,11 @@ export async function leaderOf(c: ClusterHandle): Promise<string | undefined> {
 }
 
 /** waitForLeader polls until a leader is known (leaderless engines return undefined after one look). */
-export async function waitForLeader(c: ClusterHandle, leaderBased: boolean, timeoutMs = 10_000): Promise<string | undefined> {
+export async function waitForLeader(
+  c: ClusterHandle,
+  leaderBased: boolean,
+  timeoutMs = 10_000,
+): Promise<string | undefined> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const l = await leaderOf(c).catch(() => undefined);

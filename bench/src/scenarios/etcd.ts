@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Etcd3 } from "etcd3";
 import { freeBasePort } from "../cluster.js";
 import { DelayProxy } from "../delay-proxy.js";
-import { type BenchOp, valueOf } from "../load.js";
+import { type BenchOp, uniqueValue } from "../load.js";
 import type { LatencyRun } from "../results.js";
 import { summarize } from "../stats.js";
 import { sleep } from "./common.js";
@@ -13,7 +13,10 @@ import { sleep } from "./common.js";
 /** etcdVersion returns the version of the `etcd` binary on PATH, or null when there is none. */
 export function etcdVersion(): string | null {
   try {
-    const out = execFileSync("etcd", ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const out = execFileSync("etcd", ["--version"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     return /etcd Version: (\S+)/.exec(out)?.[1] ?? out.split("\n")[0] ?? "unknown";
   } catch {
     return null;
@@ -44,16 +47,26 @@ export async function startEtcd(members: number, delayMs: number): Promise<EtcdC
     spawn(
       "etcd",
       [
-        "--name", name,
-        "--data-dir", join(dir, name),
-        "--listen-client-urls", `http://127.0.0.1:${clientPort(i)}`,
-        "--advertise-client-urls", `http://127.0.0.1:${clientPort(i)}`,
-        "--listen-peer-urls", `http://127.0.0.1:${peerPort(i)}`,
-        "--initial-advertise-peer-urls", `http://127.0.0.1:${proxyPort(i)}`,
-        "--initial-cluster", initial,
-        "--initial-cluster-state", "new",
-        "--initial-cluster-token", `clab-${base}`,
-        "--log-level", "error",
+        "--name",
+        name,
+        "--data-dir",
+        join(dir, name),
+        "--listen-client-urls",
+        `http://127.0.0.1:${clientPort(i)}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${clientPort(i)}`,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${peerPort(i)}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${proxyPort(i)}`,
+        "--initial-cluster",
+        initial,
+        "--initial-cluster-state",
+        "new",
+        "--initial-cluster-token",
+        `clab-${base}`,
+        "--log-level",
+        "error",
       ],
       { stdio: ["ignore", "ignore", "ignore"] },
     ),
@@ -61,7 +74,9 @@ export async function startEtcd(members: number, delayMs: number): Promise<EtcdC
   const clientUrls = names.map((_, i) => `http://127.0.0.1:${clientPort(i)}`);
   const stop = async () => {
     for (const c of children) c.kill("SIGTERM");
-    await Promise.all(children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once("exit", () => r())))));
+    await Promise.all(
+      children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once("exit", () => r())))),
+    );
     for (const p of proxies) await p.stop();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -90,10 +105,18 @@ export async function startEtcd(members: number, delayMs: number): Promise<EtcdC
 /** measureEtcd runs the latency workload against etcd: closed-loop clients, linearizable gets, durable puts. */
 export async function measureEtcd(
   etcd: EtcdCluster,
-  o: { op: BenchOp; clients: number; durationMs: number; keys: number; valueBytes: number; delayMs: number; seed: number },
+  o: {
+    op: BenchOp;
+    clients: number;
+    durationMs: number;
+    keys: number;
+    valueBytes: number;
+    delayMs: number;
+    seed: number;
+  },
 ): Promise<LatencyRun> {
   const client = new Etcd3({ hosts: etcd.clientUrls });
-  for (let k = 0; k < o.keys; k++) await client.put(`k${k}`).value(valueOf(`seed-${k}`, o.valueBytes));
+  for (let k = 0; k < o.keys; k++) await client.put(`k${k}`).value(uniqueValue(`seed-${k}`, o.valueBytes));
   const latencies: number[] = [];
   let errors = 0;
   const started = performance.now();
@@ -101,16 +124,16 @@ export async function measureEtcd(
   await Promise.all(
     Array.from({ length: o.clients }, async (_, ci) => {
       let n = 0;
-      let current = valueOf(`cas-${ci}-init`, o.valueBytes);
+      let current = uniqueValue(`cas-${ci}-init`, o.valueBytes);
       if (o.op === "cas") await client.put(`cas-${ci}`).value(current);
       while (performance.now() < end) {
         const key = `k${(ci * 7919 + n) % o.keys}`;
         const t0 = performance.now();
         try {
           if (o.op === "get") await client.get(key).string();
-          else if (o.op === "put") await client.put(key).value(valueOf(`e-${ci}-${n}`, o.valueBytes));
+          else if (o.op === "put") await client.put(key).value(uniqueValue(`e-${ci}-${n}`, o.valueBytes));
           else {
-            const next = valueOf(`e-${ci}-${n}`, o.valueBytes);
+            const next = uniqueValue(`e-${ci}-${n}`, o.valueBytes);
             const r = await client
               .if(`cas-${ci}`, "Value", "==", current)
               .then(client.put(`cas-${ci}`).value(next))

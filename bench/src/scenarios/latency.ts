@@ -1,6 +1,6 @@
 import type { ClusterHandle } from "../cluster.js";
 import { floorMs } from "../floors.js";
-import { type BenchOp, makeClient, runLoad, valueOf } from "../load.js";
+import { type BenchOp, makeClient, runLoad, uniqueValue } from "../load.js";
 import type { Variant } from "../profiles.js";
 import type { LatencyRun } from "../results.js";
 import { summarize } from "../stats.js";
@@ -32,7 +32,9 @@ export async function measureLatency(
   const leader = await leaderOf(cluster).catch(() => undefined);
   // Follower reads must reach a follower: such clients get only the non-leader endpoints.
   const followerOnly = v.requestOptions.readFrom === "follower" && leader !== undefined;
-  const endpoints = followerOnly ? cluster.endpoints.filter((_, i) => cluster.ids[i] !== leader) : cluster.endpoints;
+  const endpoints = followerOnly
+    ? cluster.endpoints.filter((_, i) => cluster.ids[i] !== leader)
+    : cluster.endpoints;
   // Reads of a follower-read variant go to followers only; its writes go wherever the leader is.
   const readers = Array.from({ length: p.clients }, (_, i) =>
     makeClient(cluster, rotated(endpoints, i), { timeoutMs: 5000, process: i, pinned: followerOnly }),
@@ -46,7 +48,7 @@ export async function measureLatency(
   try {
     const seedClient = writers[0]!;
     for (let k = 0; k < p.keys; k++) {
-      await seedClient.put(`k${k}`, valueOf(`seed-${k}`, p.valueBytes)).catch(() => undefined);
+      await seedClient.put(`k${k}`, uniqueValue(`seed-${k}`, p.valueBytes)).catch(() => undefined);
     }
     for (const delay of p.delays) {
       await setDelay(cluster, delay, p.jitterMs);
@@ -88,7 +90,9 @@ export async function measureLatency(
           meanMs: s.mean,
           floorMs: floorMs(v.engine, v.options, v.requestOptions as Record<string, unknown>, op, delay),
           messagesPerOp:
-            before !== null && after !== null && r.ok > 0 ? Math.round(((after - before) / r.ok) * 100) / 100 : null,
+            before !== null && after !== null && r.ok > 0
+              ? Math.round(((after - before) / r.ok) * 100) / 100
+              : null,
           seed: p.seed,
         };
         rows.push(row);

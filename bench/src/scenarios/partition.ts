@@ -1,7 +1,13 @@
 import { anomalyStats, checkGuarantees, parseHistory } from "@consistency-lab/checker";
-import { declaredGuarantees, type EngineDefinition, GUARANTEES, type HistoryEvent, resolveOptions } from "@consistency-lab/kv";
+import {
+  declaredGuarantees,
+  type EngineDefinition,
+  GUARANTEES,
+  type HistoryEvent,
+  resolveOptions,
+} from "@consistency-lab/kv";
 import type { ClusterHandle } from "../cluster.js";
-import { makeClient, optionsFor, valueOf } from "../load.js";
+import { makeClient, optionsFor, uniqueValue } from "../load.js";
 import type { Variant } from "../profiles.js";
 import type { AnomalyRow, AvailabilityPoint, AvailabilityRun } from "../results.js";
 import { heal, partition, rotated, sleep, waitForLeader } from "./common.js";
@@ -74,7 +80,8 @@ export async function availabilityThroughPartition(
       const client = slot.client;
       const key = `p${n % 4}`;
       try {
-        if (n % 2 === 0) await client.put(key, valueOf(`c${ci}-${n}`, 16), optionsFor("put", v.requestOptions));
+        if (n % 2 === 0)
+          await client.put(key, uniqueValue(`c${ci}-${n}`, 16), optionsFor("put", v.requestOptions));
         else await client.get(key, optionsFor("get", v.requestOptions));
         bump(side, "ok");
       } catch (e) {
@@ -98,8 +105,15 @@ export async function availabilityThroughPartition(
   // Quiesce, then read every key at every node for the convergence and lost-write checks.
   await sleep(2000);
   for (const ep of cluster.endpoints) {
-    const c = makeClient(cluster, [ep], { timeoutMs: 2000, process: nextProcess++, history, pinned: true, final: true });
-    for (let k = 0; k < 4; k++) await c.get(`p${k}`, optionsFor("get", v.requestOptions)).catch(() => undefined);
+    const c = makeClient(cluster, [ep], {
+      timeoutMs: 2000,
+      process: nextProcess++,
+      history,
+      pinned: true,
+      final: true,
+    });
+    for (let k = 0; k < 4; k++)
+      await c.get(`p${k}`, optionsFor("get", v.requestOptions)).catch(() => undefined);
     await c.close();
   }
   await Promise.all(clients.map((c) => c.client.close()));
@@ -145,7 +159,12 @@ export async function availabilityThroughPartition(
     timeline,
     availability: { majority: during("majority"), minority: during("minority") },
     recoverySeconds: { majority: recovery("majority"), minority: recovery("minority") },
-    history: { ops: ops.length, verdicts: Object.fromEntries(results.filter((r) => declared.includes(r.guarantee)).map((r) => [r.guarantee, r.verdict])) },
+    history: {
+      ops: ops.length,
+      verdicts: Object.fromEntries(
+        results.filter((r) => declared.includes(r.guarantee)).map((r) => [r.guarantee, r.verdict]),
+      ),
+    },
   };
   const anomalies: AnomalyRow = {
     scenario: "anomalies",

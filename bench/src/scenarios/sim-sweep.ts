@@ -12,14 +12,22 @@ export function simSweep(engine: EngineDefinition<any>, v: Variant, seeds: numbe
   const broken: Record<string, number> = {};
   let ops = 0;
   let declared: string[] = [];
-  const row = { staleReads: 0, maxVersionsBehind: 0, maxMsBehind: 0, lostWrites: 0, siblingReads: 0, maxSiblings: 0 };
+  const row = {
+    staleReads: 0,
+    maxVersionsBehind: 0,
+    maxMsBehind: 0,
+    lostWrites: 0,
+    siblingReads: 0,
+    maxSiblings: 0,
+  };
   for (let seed = 1; seed <= seeds; seed++) {
     // A bounded checker budget per run: a history the checker cannot decide in time counts as not broken (it is
     // reported as unknown by `clab sim`), which keeps the sweep's figures a lower bound.
     const run = runSeed({ engine, options: v.options, faults: "all", timeLimitMs: 3000 }, seed);
     declared = run.declared;
     ops += run.result.stats.ok + run.result.stats.fail + run.result.stats.info;
-    for (const r of run.results) broken[r.guarantee] = (broken[r.guarantee] ?? 0) + (r.verdict === "violation" ? 1 : 0);
+    for (const r of run.results)
+      broken[r.guarantee] = (broken[r.guarantee] ?? 0) + (r.verdict === "violation" ? 1 : 0);
     row.staleReads += run.stats.staleReads;
     row.lostWrites += run.stats.lostWrites;
     row.siblingReads += run.stats.siblingReads;
@@ -27,5 +35,16 @@ export function simSweep(engine: EngineDefinition<any>, v: Variant, seeds: numbe
     row.maxMsBehind = Math.max(row.maxMsBehind, run.stats.maxMsBehind);
     row.maxSiblings = Math.max(row.maxSiblings, run.stats.maxSiblings);
   }
-  return { scenario: "anomalies", source: "sim", engine: v.engine, variant: v.variant, options: v.options, runs: seeds, ops, declared, broken, ...row };
+  return {
+    scenario: "anomalies",
+    source: "sim",
+    engine: v.engine,
+    variant: v.variant,
+    options: v.options,
+    runs: seeds,
+    ops,
+    declared,
+    broken,
+    ...row,
+  };
 }

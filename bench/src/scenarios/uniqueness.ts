@@ -25,7 +25,11 @@ export async function claimUsernames(
   const clients = sides.flatMap((eps, si) =>
     Array.from({ length: o.clientsPerSide }, (_, i) => ({
       id: `client-${si}-${i}`,
-      c: makeClient(cluster, rotated(eps, i), { timeoutMs: 1000, process: si * o.clientsPerSide + i, pinned: o.partitioned }),
+      c: makeClient(cluster, rotated(eps, i), {
+        timeoutMs: 1000,
+        process: si * o.clientsPerSide + i,
+        pinned: o.partitioned,
+      }),
     })),
   );
   await Promise.all(

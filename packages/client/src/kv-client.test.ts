@@ -157,7 +157,12 @@ describe("KvClient against awkward clusters", () => {
       }),
     });
     const events: HistoryEvent[] = [];
-    const c = kv({ endpoints: [follower.url], discover: false, timeoutMs: 300, record: (e) => events.push(e) });
+    const c = kv({
+      endpoints: [follower.url],
+      discover: false,
+      timeoutMs: 300,
+      record: (e) => events.push(e),
+    });
     await expect(c.put("k", "v")).rejects.toMatchObject({ code: "KV_NOT_LEADER" });
     expect(leader.core.status().served).toBe(0);
     expect(events.at(-1)).toMatchObject({ type: "fail", error: "KV_NOT_LEADER" });

@@ -278,7 +278,8 @@ export class KvClient implements KvStore {
       if (err.code === "KV_NOT_LEADER") {
         const hinted =
           err.leader !== undefined ? (this.members[err.leader] ?? conn.members[err.leader]) : undefined;
-        const reachable = hinted !== undefined && (this.opts.discover !== false || this.endpoints.includes(hinted));
+        const reachable =
+          hinted !== undefined && (this.opts.discover !== false || this.endpoints.includes(hinted));
         if (reachable && hinted !== url) {
           url = hinted;
           backoff = 0;

@@ -1,4 +1,4 @@
-export * from "./harness.js";
-export * from "./suite.js";
-export { SimClient } from "./sim-client.js";
 export { memoryBrokenLaggingReplica } from "./broken/memory-broken.js";
+export * from "./harness.js";
+export { SimClient } from "./sim-client.js";
+export * from "./suite.js";

@@ -1,7 +1,7 @@
 import { MemoryStore, memoryEngine } from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
-import { findViolation, replayCommand, runSeed } from "./harness.js";
 import { memoryBrokenLaggingReplica } from "./broken/memory-broken.js";
+import { findViolation, replayCommand, runSeed } from "./harness.js";
 import { conformanceSuite, kvStoreSuite } from "./suite.js";
 
 // The suite runs first against the one-node reference (STYLE.md: abstract-level's pattern).
@@ -21,7 +21,12 @@ describe("memory-broken-lagging-replica (a deliberately broken engine the suite 
     // Every client on n1, no faults: reads always see the replica that took the write. This pins down that the
     // violations above come from the cross-replica path, not from the checker flagging everything.
     const run = runSeed(
-      { engine: memoryBrokenLaggingReplica, nodes: 2, faults: "none", workload: { clients: 1, switchNodeRate: 0 } },
+      {
+        engine: memoryBrokenLaggingReplica,
+        nodes: 2,
+        faults: "none",
+        workload: { clients: 1, switchNodeRate: 0 },
+      },
       1,
     );
     expect(run.violations).toEqual([]);

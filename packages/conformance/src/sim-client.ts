@@ -26,19 +26,30 @@ export class SimClient {
   call(req: Omit<ClientRequest, "id" | "session">, deadlineMs = 10_000): ClientReply | undefined {
     const c = this.cluster;
     const until = c.now + deadlineMs;
-    const session = { clientId: this.clientId, seq: ++this.seq, ...(this.token ? { token: this.token } : {}) };
+    const session = {
+      clientId: this.clientId,
+      seq: ++this.seq,
+      ...(this.token ? { token: this.token } : {}),
+    };
     let target = c.leader() ?? c.nodes[0]!;
     const options = { ...req.options };
     const ctx = this.contexts.get(req.key);
     if (ctx !== undefined && req.op !== "get" && options.context === undefined) options.context = ctx;
-    const full: Omit<ClientRequest, "id"> = { ...req, session, ...(Object.keys(options).length ? { options } : {}) };
+    const full: Omit<ClientRequest, "id"> = {
+      ...req,
+      session,
+      ...(Object.keys(options).length ? { options } : {}),
+    };
     while (c.now < until) {
       const reply = c.request(target, full, { deadlineMs: Math.max(1, until - c.now) });
       if ("timeout" in reply) return undefined;
       const code = reply.error?.code;
       if (code === "KV_NOT_LEADER" || code === "KV_UNAVAILABLE") {
         const hint = reply.error?.leader;
-        target = hint && c.nodes.includes(hint) ? hint : (c.leader() ?? c.nodes[(c.nodes.indexOf(target) + 1) % c.nodes.length]!);
+        target =
+          hint && c.nodes.includes(hint)
+            ? hint
+            : (c.leader() ?? c.nodes[(c.nodes.indexOf(target) + 1) % c.nodes.length]!);
         c.runFor(50);
         continue;
       }

@@ -7,7 +7,15 @@ import {
   LIMITS,
   type OptionValue,
 } from "@consistency-lab/kv";
-import { describeViolations, replayCommand, type RunCheck, type RunSpec, runSeed, seedList, supportsOf } from "./harness.js";
+import {
+  describeViolations,
+  type RunCheck,
+  type RunSpec,
+  replayCommand,
+  runSeed,
+  seedList,
+  supportsOf,
+} from "./harness.js";
 import { SimClient } from "./sim-client.js";
 
 /** The test-runner functions the suite needs (vitest's, or any compatible runner's). */
@@ -65,91 +73,131 @@ export function conformanceSuite(t: TestApi, o: ConformanceOptions): void {
         return r.values && r.values.length > 1 ? r.values : (r.value ?? null);
       };
 
-      it("get of an absent key is null", () => {
-        expect(read(client(), "absent")).toBeNull();
-      }, SLOW);
+      it(
+        "get of an absent key is null",
+        () => {
+          expect(read(client(), "absent")).toBeNull();
+        },
+        SLOW,
+      );
 
-      it("put then get returns the value; a second put overwrites it", () => {
-        const c = client();
-        ok(c.call({ op: "put", key: "k", value: "v1" }));
-        expect(read(c, "k")).toBe("v1");
-        ok(c.call({ op: "put", key: "k", value: "v2" }));
-        expect(read(c, "k")).toBe("v2");
-      }, SLOW);
+      it(
+        "put then get returns the value; a second put overwrites it",
+        () => {
+          const c = client();
+          ok(c.call({ op: "put", key: "k", value: "v1" }));
+          expect(read(c, "k")).toBe("v1");
+          ok(c.call({ op: "put", key: "k", value: "v2" }));
+          expect(read(c, "k")).toBe("v2");
+        },
+        SLOW,
+      );
 
-      it("delete removes a key, and deleting an absent key is ok", () => {
-        const c = client();
-        ok(c.call({ op: "put", key: "k", value: "v" }));
-        ok(c.call({ op: "delete", key: "k" }));
-        expect(read(c, "k")).toBeNull();
-        ok(c.call({ op: "delete", key: "never-written" }));
-      }, SLOW);
+      it(
+        "delete removes a key, and deleting an absent key is ok",
+        () => {
+          const c = client();
+          ok(c.call({ op: "put", key: "k", value: "v" }));
+          ok(c.call({ op: "delete", key: "k" }));
+          expect(read(c, "k")).toBeNull();
+          ok(c.call({ op: "delete", key: "never-written" }));
+        },
+        SLOW,
+      );
 
-      it("cas swaps only when the expected value matches; null expects absence", () => {
-        const c = client();
-        expect(ok(c.call({ op: "cas", key: "c", expected: null, value: "a" })).swapped).toBe(true);
-        expect(ok(c.call({ op: "cas", key: "c", expected: null, value: "b" })).swapped).toBe(false);
-        expect(ok(c.call({ op: "cas", key: "c", expected: "x", value: "b" })).swapped).toBe(false);
-        expect(read(c, "c")).toBe("a");
-        expect(ok(c.call({ op: "cas", key: "c", expected: "a", value: "b" })).swapped).toBe(true);
-        expect(read(c, "c")).toBe("b");
-      }, SLOW);
+      it(
+        "cas swaps only when the expected value matches; null expects absence",
+        () => {
+          const c = client();
+          expect(ok(c.call({ op: "cas", key: "c", expected: null, value: "a" })).swapped).toBe(true);
+          expect(ok(c.call({ op: "cas", key: "c", expected: null, value: "b" })).swapped).toBe(false);
+          expect(ok(c.call({ op: "cas", key: "c", expected: "x", value: "b" })).swapped).toBe(false);
+          expect(read(c, "c")).toBe("a");
+          expect(ok(c.call({ op: "cas", key: "c", expected: "a", value: "b" })).swapped).toBe(true);
+          expect(read(c, "c")).toBe("b");
+        },
+        SLOW,
+      );
 
-      it("refuses invalid keys and values with their codes, and keeps serving", () => {
-        const c = client();
-        expect(code(c.call({ op: "get", key: "" }))).toBe("KV_INVALID_KEY");
-        expect(code(c.call({ op: "get", key: 42 as unknown as string }))).toBe("KV_INVALID_KEY");
-        expect(code(c.call({ op: "get", key: "k".repeat(LIMITS.maxKeyBytes + 1) }))).toBe("KV_TOO_LARGE");
-        expect(code(c.call({ op: "put", key: "k", value: undefined as unknown as string }))).toBe("KV_INVALID_VALUE");
-        expect(code(c.call({ op: "put", key: "k", value: { x: 1 } as unknown as string }))).toBe("KV_INVALID_VALUE");
-        expect(code(c.call({ op: "put", key: "k", value: "v".repeat(LIMITS.maxValueBytes + 1) }))).toBe("KV_TOO_LARGE");
-        expect(code(c.call({ op: "cas", key: "k", expected: 1 as unknown as string, value: "v" }))).toBe(
-          "KV_INVALID_VALUE",
-        );
-        expect(code(c.call({ op: "scan" as "get", key: "k" }))).toBe("KV_UNKNOWN_OP");
-        ok(c.call({ op: "put", key: "k", value: "still-serving" }));
-        expect(read(c, "k")).toBe("still-serving");
-      }, SLOW);
+      it(
+        "refuses invalid keys and values with their codes, and keeps serving",
+        () => {
+          const c = client();
+          expect(code(c.call({ op: "get", key: "" }))).toBe("KV_INVALID_KEY");
+          expect(code(c.call({ op: "get", key: 42 as unknown as string }))).toBe("KV_INVALID_KEY");
+          expect(code(c.call({ op: "get", key: "k".repeat(LIMITS.maxKeyBytes + 1) }))).toBe("KV_TOO_LARGE");
+          expect(code(c.call({ op: "put", key: "k", value: undefined as unknown as string }))).toBe(
+            "KV_INVALID_VALUE",
+          );
+          expect(code(c.call({ op: "put", key: "k", value: { x: 1 } as unknown as string }))).toBe(
+            "KV_INVALID_VALUE",
+          );
+          expect(code(c.call({ op: "put", key: "k", value: "v".repeat(LIMITS.maxValueBytes + 1) }))).toBe(
+            "KV_TOO_LARGE",
+          );
+          expect(code(c.call({ op: "cas", key: "k", expected: 1 as unknown as string, value: "v" }))).toBe(
+            "KV_INVALID_VALUE",
+          );
+          expect(code(c.call({ op: "scan" as "get", key: "k" }))).toBe("KV_UNKNOWN_OP");
+          ok(c.call({ op: "put", key: "k", value: "still-serving" }));
+          expect(read(c, "k")).toBe("still-serving");
+        },
+        SLOW,
+      );
 
-      it("stores large values up to the limit intact", () => {
-        const c = client();
-        const big = "x".repeat(LIMITS.maxValueBytes);
-        const mid = Array.from({ length: 64 * 1024 }, (_, i) => String.fromCharCode(97 + (i % 26))).join("");
-        ok(c.call({ op: "put", key: "big", value: big }));
-        ok(c.call({ op: "put", key: "mid", value: mid }));
-        expect(read(c, "big")).toBe(big);
-        expect(read(c, "mid")).toBe(mid);
-      }, SLOW);
+      it(
+        "stores large values up to the limit intact",
+        () => {
+          const c = client();
+          const big = "x".repeat(LIMITS.maxValueBytes);
+          const mid = Array.from({ length: 64 * 1024 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(
+            "",
+          );
+          ok(c.call({ op: "put", key: "big", value: big }));
+          ok(c.call({ op: "put", key: "mid", value: mid }));
+          expect(read(c, "big")).toBe(big);
+          expect(read(c, "mid")).toBe(mid);
+        },
+        SLOW,
+      );
 
-      it("keeps many keys apart, including unicode keys", () => {
-        const c = client();
-        const keys = Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? `ключ-${i}-😀` : `key-${i}`));
-        for (const k of keys) ok(c.call({ op: "put", key: k, value: `value-of-${k}` }));
-        for (const k of keys) expect(read(c, k)).toBe(`value-of-${k}`);
-      }, SLOW);
+      it(
+        "keeps many keys apart, including unicode keys",
+        () => {
+          const c = client();
+          const keys = Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? `ключ-${i}-😀` : `key-${i}`));
+          for (const k of keys) ok(c.call({ op: "put", key: k, value: `value-of-${k}` }));
+          for (const k of keys) expect(read(c, k)).toBe(`value-of-${k}`);
+        },
+        SLOW,
+      );
     });
 
     describe("durability", () => {
-      it("acknowledged writes survive a crash and restart of every node", () => {
-        const c = new SimClient(o.engine, o.options, nodes, 2);
-        c.settle();
-        const acked: [string, string][] = [];
-        for (let i = 0; i < 20; i++) {
-          const r = c.call({ op: "put", key: `d${i % 7}`, value: `v${i}` });
-          if (r && !r.error) acked.push([`d${i % 7}`, `v${i}`]);
-        }
-        expect(acked.length).toBeGreaterThan(0);
-        const last = new Map(acked);
-        for (const n of c.cluster.nodes) c.cluster.crash(n);
-        for (const n of c.cluster.nodes) c.cluster.restart(n);
-        c.settle(5_000);
-        for (const [k, v] of last) {
-          const r = c.call({ op: "get", key: k });
-          expect(r?.error).toBeUndefined();
-          const seen = r!.values && r!.values.length > 0 ? r!.values : [r!.value];
-          expect(seen, `key ${k} after restart`).toContain(v);
-        }
-      }, SLOW);
+      it(
+        "acknowledged writes survive a crash and restart of every node",
+        () => {
+          const c = new SimClient(o.engine, o.options, nodes, 2);
+          c.settle();
+          const acked: [string, string][] = [];
+          for (let i = 0; i < 20; i++) {
+            const r = c.call({ op: "put", key: `d${i % 7}`, value: `v${i}` });
+            if (r && !r.error) acked.push([`d${i % 7}`, `v${i}`]);
+          }
+          expect(acked.length).toBeGreaterThan(0);
+          const last = new Map(acked);
+          for (const n of c.cluster.nodes) c.cluster.crash(n);
+          for (const n of c.cluster.nodes) c.cluster.restart(n);
+          c.settle(5_000);
+          for (const [k, v] of last) {
+            const r = c.call({ op: "get", key: k });
+            expect(r?.error).toBeUndefined();
+            const seen = r!.values && r!.values.length > 0 ? r!.values : [r!.value];
+            expect(seen, `key ${k} after restart`).toContain(v);
+          }
+        },
+        SLOW,
+      );
     });
 
     const supports = supportsOf(o.engine, o.options);
@@ -167,27 +215,46 @@ export function conformanceSuite(t: TestApi, o: ConformanceOptions): void {
         return runs;
       };
       for (const g of declared) {
-        it(`${g} holds on every seed`, () => {
-          const bad = allRuns().filter((r) => r.violations.some((v) => v.guarantee === g));
-          const undecided = allRuns().filter((r) => r.unknown.some((v) => v.guarantee === g));
-          const msg = bad
-            .map((r) => `seed ${r.seed}: ${describeViolations(r)}\n  replay: ${replayCommand(spec, r.seed)}`)
-            .join("\n");
-          expect(bad.length, `${g} violated:\n${msg}`).toBe(0);
-          // An undecided check is not a pass: the checker's limits must cover the sample.
-          expect(undecided.map((r) => r.seed), `${g} undecided (checker limit) on these seeds`).toEqual([]);
-        }, SLOW);
+        it(
+          `${g} holds on every seed`,
+          () => {
+            const bad = allRuns().filter((r) => r.violations.some((v) => v.guarantee === g));
+            const undecided = allRuns().filter((r) => r.unknown.some((v) => v.guarantee === g));
+            const msg = bad
+              .map(
+                (r) => `seed ${r.seed}: ${describeViolations(r)}\n  replay: ${replayCommand(spec, r.seed)}`,
+              )
+              .join("\n");
+            expect(bad.length, `${g} violated:\n${msg}`).toBe(0);
+            // An undecided check is not a pass: the checker's limits must cover the sample.
+            expect(
+              undecided.map((r) => r.seed),
+              `${g} undecided (checker limit) on these seeds`,
+            ).toEqual([]);
+          },
+          SLOW,
+        );
       }
-      it("every run makes progress (some operations complete ok)", () => {
-        const stuck = allRuns().filter((r) => r.result.stats.ok === 0);
-        expect(stuck.map((r) => r.seed), "seeds where no operation succeeded").toEqual([]);
-      }, SLOW);
+      it(
+        "every run makes progress (some operations complete ok)",
+        () => {
+          const stuck = allRuns().filter((r) => r.result.stats.ok === 0);
+          expect(
+            stuck.map((r) => r.seed),
+            "seeds where no operation succeeded",
+          ).toEqual([]);
+        },
+        SLOW,
+      );
     });
   });
 }
 
 /** guaranteesOf lists the guarantees an engine declares for options (for docs and reports). */
-export function guaranteesOf(engine: EngineDefinition<any>, options?: Record<string, OptionValue>): Guarantee[] {
+export function guaranteesOf(
+  engine: EngineDefinition<any>,
+  options?: Record<string, OptionValue>,
+): Guarantee[] {
   return declaredGuarantees(supportsOf(engine, options));
 }
 
@@ -223,9 +290,15 @@ export function kvStoreSuite(t: TestApi, name: string, factory: () => Promise<Kv
     it("rejects bad keys and values with stable codes", () =>
       withStore(async (s) => {
         await expect(s.get("")).rejects.toMatchObject({ code: "KV_INVALID_KEY" });
-        await expect(s.put("k".repeat(LIMITS.maxKeyBytes + 1), "v")).rejects.toMatchObject({ code: "KV_TOO_LARGE" });
-        await expect(s.put("k", null as unknown as string)).rejects.toMatchObject({ code: "KV_INVALID_VALUE" });
-        await expect(s.put("k", "v".repeat(LIMITS.maxValueBytes + 1))).rejects.toMatchObject({ code: "KV_TOO_LARGE" });
+        await expect(s.put("k".repeat(LIMITS.maxKeyBytes + 1), "v")).rejects.toMatchObject({
+          code: "KV_TOO_LARGE",
+        });
+        await expect(s.put("k", null as unknown as string)).rejects.toMatchObject({
+          code: "KV_INVALID_VALUE",
+        });
+        await expect(s.put("k", "v".repeat(LIMITS.maxValueBytes + 1))).rejects.toMatchObject({
+          code: "KV_TOO_LARGE",
+        });
         await s.put("k", "ok");
         expect((await s.get("k")).value).toBe("ok");
       }));

@@ -27,7 +27,8 @@ function parseOptionValue(spec: OptionSpec, v: OptionValue): OptionValue {
   if (spec.type === "number") {
     parsed = typeof v === "number" ? v : Number(v);
     if (typeof v === "string" && v.trim() === "") parsed = Number.NaN;
-    if (!Number.isFinite(parsed)) throw new TypeError(`option "${spec.name}" must be a number, got ${JSON.stringify(v)}`);
+    if (!Number.isFinite(parsed))
+      throw new TypeError(`option "${spec.name}" must be a number, got ${JSON.stringify(v)}`);
   } else if (spec.type === "boolean") {
     if (v === true || v === "true" || v === "1" || v === "yes") parsed = true;
     else if (v === false || v === "false" || v === "0" || v === "no") parsed = false;

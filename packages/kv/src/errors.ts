@@ -88,10 +88,17 @@ export class KvError extends Error {
   }
 
   static from(data: KvErrorData): KvError {
-    return new KvError(data.code, data.message, data.leader === undefined ? undefined : { leader: data.leader });
+    return new KvError(
+      data.code,
+      data.message,
+      data.leader === undefined ? undefined : { leader: data.leader },
+    );
   }
 }
 
 export function isKvError(e: unknown): e is KvError {
-  return e instanceof KvError || (typeof e === "object" && e !== null && isKvErrorCode((e as { code?: unknown }).code));
+  return (
+    e instanceof KvError ||
+    (typeof e === "object" && e !== null && isKvErrorCode((e as { code?: unknown }).code))
+  );
 }

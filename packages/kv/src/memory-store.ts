@@ -3,7 +3,15 @@ import { KvError } from "./errors.js";
 import type { KvStore } from "./kv-store.js";
 import { errorReply, toResult } from "./reply.js";
 import { NOTHING, type Supports } from "./supports.js";
-import type { CasResult, ClientReply, ClientRequest, GetResult, KvOp, RequestOptions, WriteResult } from "./types.js";
+import type {
+  CasResult,
+  ClientReply,
+  ClientRequest,
+  GetResult,
+  KvOp,
+  RequestOptions,
+  WriteResult,
+} from "./types.js";
 import { validateRequest } from "./validate.js";
 
 const RECORD_PREFIX = "d/";
@@ -22,7 +30,8 @@ export class MemoryCore implements EngineCore<never> {
   constructor(init: Pick<EngineInit, "id" | "records">) {
     this.id = init.id;
     for (const [k, v] of init.records) {
-      if (k.startsWith(RECORD_PREFIX) && typeof v === "string") this.data.set(k.slice(RECORD_PREFIX.length), v);
+      if (k.startsWith(RECORD_PREFIX) && typeof v === "string")
+        this.data.set(k.slice(RECORD_PREFIX.length), v);
     }
   }
 
@@ -165,7 +174,12 @@ export class MemoryStore implements KvStore {
     return toResult("delete", this.run("delete", withOptions({ key }, options)));
   }
 
-  async cas(key: string, expected: string | null, value: string, options?: RequestOptions): Promise<CasResult> {
+  async cas(
+    key: string,
+    expected: string | null,
+    value: string,
+    options?: RequestOptions,
+  ): Promise<CasResult> {
     return toResult("cas", this.run("cas", withOptions({ key, expected, value }, options)));
   }
 
@@ -174,6 +188,9 @@ export class MemoryStore implements KvStore {
   }
 }
 
-function withOptions<T extends object>(req: T, options: RequestOptions | undefined): T & { options?: RequestOptions } {
+function withOptions<T extends object>(
+  req: T,
+  options: RequestOptions | undefined,
+): T & { options?: RequestOptions } {
   return options === undefined ? req : { ...req, options };
 }

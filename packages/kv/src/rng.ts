@@ -33,7 +33,12 @@ export class Rng {
   constructor(seed: number | RngState) {
     if (typeof seed === "number") {
       const sm = { x: seed >>> 0 };
-      const s: [number, number, number, number] = [splitmix32(sm), splitmix32(sm), splitmix32(sm), splitmix32(sm)];
+      const s: [number, number, number, number] = [
+        splitmix32(sm),
+        splitmix32(sm),
+        splitmix32(sm),
+        splitmix32(sm),
+      ];
       if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1;
       this.state = { s };
     } else {

@@ -67,7 +67,13 @@ export function declaredGuarantees(s: Supports): Guarantee[] {
   const out = new Set<Guarantee>();
   for (const g of GUARANTEES) if (s[g]) out.add(g);
   if (s.linearizable) {
-    for (const g of ["sequential", "readYourWrites", "monotonicReads", "monotonicWrites", "writesFollowReads"] as const) {
+    for (const g of [
+      "sequential",
+      "readYourWrites",
+      "monotonicReads",
+      "monotonicWrites",
+      "writesFollowReads",
+    ] as const) {
       out.add(g);
     }
   }

@@ -1,5 +1,5 @@
-import { KV_OPS, type ClientRequest, type KvOp } from "./types.js";
 import { KvError } from "./errors.js";
+import { type ClientRequest, KV_OPS, type KvOp } from "./types.js";
 
 /** Default limits of the KV interface. Engines and transports may lower them, not raise them silently. */
 export const LIMITS = {
@@ -57,7 +57,8 @@ export function validateRequest(req: ClientRequest, limits: Limits = LIMITS): vo
   }
   const o = req.options;
   if (o !== undefined) {
-    if (typeof o !== "object" || o === null) throw new KvError("KV_INVALID_ARGUMENT", "options must be an object");
+    if (typeof o !== "object" || o === null)
+      throw new KvError("KV_INVALID_ARGUMENT", "options must be an object");
     if (o.r !== undefined && !(Number.isInteger(o.r) && o.r >= 1)) {
       throw new KvError("KV_INVALID_ARGUMENT", "r must be a positive integer");
     }

@@ -23,7 +23,9 @@ function repoRoot(): string {
 function versions(): Record<string, string> {
   const out: Record<string, string> = { node: process.version };
   try {
-    const pkg = JSON.parse(readFileSync(resolve(here, "..", "..", "package.json"), "utf8")) as { version: string };
+    const pkg = JSON.parse(readFileSync(resolve(here, "..", "..", "package.json"), "utf8")) as {
+      version: string;
+    };
     out.clab = pkg.version;
   } catch {
     // not fatal: versions are informative
@@ -41,37 +43,49 @@ export function registerBench(program: Command): void {
     .option("--delays <list>", "injected one-way delays in ms (comma-separated)")
     .option("--out <dir>", "where results.json goes", "docs/results/latest")
     .option("--no-progress", "no progress bar")
-    .action(async (flags: { profile: string; engines?: string; delays?: string; out: string; progress: boolean }) => {
-      if (flags.profile !== "quick" && flags.profile !== "full") {
-        throw new UsageError(`--profile must be quick or full, got ${JSON.stringify(flags.profile)}`);
-      }
-      const engines = listEngines().filter((e) => !e.broken);
-      const only = flags.engines?.split(",").map((s) => s.trim()).filter(Boolean);
-      for (const n of only ?? []) {
-        if (!engines.some((e) => e.name === n)) throw new UsageError(`unknown engine "${n}"`);
-      }
-      let delays: number[] | undefined;
-      if (flags.delays) {
-        delays = flags.delays.split(",").map((s) => Number(s.trim()));
-        if (delays.some((d) => !Number.isFinite(d) || d < 0)) throw new UsageError("--delays takes non-negative numbers");
-      }
-      const root = repoRoot();
-      // Loaded on demand: the bench pulls in the chart renderer and the etcd client, which other commands never need.
-      const { runBench, summaryTable } = await import("@consistency-lab/bench");
-      const r = await runBench({
-        profile: flags.profile,
-        engines,
-        ...(only ? { only } : {}),
-        ...(delays ? { delays } : {}),
-        out: resolve(root, flags.out),
-        docsDir: join(root, "docs"),
-        launcher: { command: process.execPath, args: [CLI_MAIN] },
-        versions: versions(),
-        progress: flags.progress,
-      });
-      process.stdout.write(`${summaryTable(r)}\n`);
-      process.stdout.write(`wrote ${join(flags.out, "results.json")} and docs/comparison.md\n`);
-    });
+    .action(
+      async (flags: {
+        profile: string;
+        engines?: string;
+        delays?: string;
+        out: string;
+        progress: boolean;
+      }) => {
+        if (flags.profile !== "quick" && flags.profile !== "full") {
+          throw new UsageError(`--profile must be quick or full, got ${JSON.stringify(flags.profile)}`);
+        }
+        const engines = listEngines().filter((e) => !e.broken);
+        const only = flags.engines
+          ?.split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
+        for (const n of only ?? []) {
+          if (!engines.some((e) => e.name === n)) throw new UsageError(`unknown engine "${n}"`);
+        }
+        let delays: number[] | undefined;
+        if (flags.delays) {
+          delays = flags.delays.split(",").map((s) => Number(s.trim()));
+          if (delays.some((d) => !Number.isFinite(d) || d < 0))
+            throw new UsageError("--delays takes non-negative numbers");
+        }
+        const root = repoRoot();
+        // Loaded on demand: the bench pulls in the chart renderer and the etcd client, which other commands never need.
+        const { runBench, summaryTable } = await import("@consistency-lab/bench");
+        const r = await runBench({
+          profile: flags.profile,
+          engines,
+          ...(only ? { only } : {}),
+          ...(delays ? { delays } : {}),
+          out: resolve(root, flags.out),
+          docsDir: join(root, "docs"),
+          launcher: { command: process.execPath, args: [CLI_MAIN] },
+          versions: versions(),
+          progress: flags.progress,
+        });
+        process.stdout.write(`${summaryTable(r)}\n`);
+        process.stdout.write(`wrote ${join(flags.out, "results.json")} and docs/comparison.md\n`);
+      },
+    );
 
   program
     .command("docs")

@@ -1,13 +1,13 @@
 import type { Command } from "commander";
-import { registerBench } from "./bench.js";
-import { registerSim } from "./sim.js";
-import { registerNode } from "./node.js";
-import { registerCluster } from "./cluster.js";
-import { registerStatus } from "./status.js";
-import { registerKv } from "./kv.js";
-import { registerFault } from "./fault.js";
 import { registerAdmin } from "./admin.js";
+import { registerBench } from "./bench.js";
 import { registerCheck } from "./check.js";
+import { registerCluster } from "./cluster.js";
+import { registerFault } from "./fault.js";
+import { registerKv } from "./kv.js";
+import { registerNode } from "./node.js";
+import { registerSim } from "./sim.js";
+import { registerStatus } from "./status.js";
 
 /** registerCommands adds every clab subcommand. Each command lives in its own file. */
 export function registerCommands(program: Command): void {

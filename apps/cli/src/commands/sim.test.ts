@@ -19,7 +19,9 @@ describe("clab sim", () => {
   it("runs the reference engine under randomized faults with no violation", () => {
     const r = clab(["sim", "--engine", "memory", "--seeds", "10", "--faults", "all"]);
     expect(r.code, r.err).toBe(0);
-    expect(r.out.trim().split("\n").at(-1)).toMatch(/^sim memory: 10 runs, 0 violations, \d+ messages, \d+ msg\/s$/);
+    expect(r.out.trim().split("\n").at(-1)).toMatch(
+      /^sim memory: 10 runs, 0 violations, \d+ messages, \d+ msg\/s$/,
+    );
   });
 
   it("prints the same trace hash for the same seed, and a different one for another seed", () => {
@@ -33,7 +35,17 @@ describe("clab sim", () => {
 
   it("flags the broken engine: exit 1, a replay command per failing seed, and the replay fails again", () => {
     const dir = mkdtempSync(join(tmpdir(), "clab-sim-"));
-    const r = clab(["sim", "--engine", "memory-broken-lagging-replica", "--seeds", "3", "--faults", "all", "--history", dir]);
+    const r = clab([
+      "sim",
+      "--engine",
+      "memory-broken-lagging-replica",
+      "--seeds",
+      "3",
+      "--faults",
+      "all",
+      "--history",
+      dir,
+    ]);
     expect(r.code).toBe(1);
     const failing = r.out.split("\n").filter((l) => l.includes("VIOLATION")).length;
     expect(failing).toBeGreaterThan(0);
@@ -50,7 +62,14 @@ describe("clab sim", () => {
     const good = join(dir, "good.json");
     writeFileSync(
       good,
-      JSON.stringify({ nodes: 1, workload: { ops: 60 }, faults: [{ at: 100, crash: "n1" }, { at: 400, restart: "n1" }] }),
+      JSON.stringify({
+        nodes: 1,
+        workload: { ops: 60 },
+        faults: [
+          { at: 100, crash: "n1" },
+          { at: 400, restart: "n1" },
+        ],
+      }),
     );
     const ok = clab(["sim", "--engine", "memory", "--scenario", good, "--seeds", "2"]);
     expect(ok.code, ok.err).toBe(0);

@@ -3,12 +3,18 @@ import { join } from "node:path";
 import {
   checkResult,
   describeViolations,
-  replayCommand,
   type RunCheck,
   type RunSpec,
+  replayCommand,
   seedList,
 } from "@consistency-lab/conformance";
-import { declaredGuarantees, formatEvent, GUARANTEES, parseOptionArgs, resolveOptions } from "@consistency-lab/kv";
+import {
+  declaredGuarantees,
+  formatEvent,
+  GUARANTEES,
+  parseOptionArgs,
+  resolveOptions,
+} from "@consistency-lab/kv";
 import {
   FAULT_KINDS,
   type FaultKind,
@@ -47,17 +53,23 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 function positiveInt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
 function parseFaults(v: string | undefined): SimConfig["faults"] {
   if (v === undefined || v === "none") return "none";
   if (v === "all") return "all";
-  const kinds = v.split(",").map((s) => s.trim()).filter(Boolean);
+  const kinds = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const k of kinds) {
     if (!(FAULT_KINDS as readonly string[]).includes(k)) {
-      throw new UsageError(`unknown fault "${k}"; --faults takes none, all or a list of: ${FAULT_KINDS.join(", ")}`);
+      throw new UsageError(
+        `unknown fault "${k}"; --faults takes none, all or a list of: ${FAULT_KINDS.join(", ")}`,
+      );
     }
   }
   return kinds as FaultKind[];
@@ -76,7 +88,10 @@ export function registerSim(program: Command): void {
     .option("--ops <n>", "operations in the workload")
     .option("--clients <n>", "concurrent client processes")
     .option("--keys <n>", "distinct keys")
-    .option("--faults <list>", "none, all, or a list of partition,partition-oneway,crash,pause,loss,dup,reorder,delay,skew")
+    .option(
+      "--faults <list>",
+      "none, all, or a list of partition,partition-oneway,crash,pause,loss,dup,reorder,delay,skew",
+    )
     .option("--scenario <file>", "a scenario file (faults schedule, workload, options)")
     .option("--history <dir>", "write each run's history to DIR/<engine>-<seed>.jsonl")
     .option("--replay <file>", "rerun a saved failing run")
@@ -95,13 +110,18 @@ function printList(): void {
     process.stdout.write(`    declares: ${declaredGuarantees(s).join(", ") || "(nothing)"}\n`);
     for (const o of e.options) {
       const choices = o.choices ? ` [${o.choices.join("|")}]` : "";
-      process.stdout.write(`    --option ${o.name}=<${o.type}>${choices} (default ${o.default}) ${o.description}\n`);
+      process.stdout.write(
+        `    --option ${o.name}=<${o.type}>${choices} (default ${o.default}) ${o.description}\n`,
+      );
     }
   }
 }
 
 function runSimCommand(flags: SimFlags): void {
-  if (flags.list) return printList();
+  if (flags.list) {
+    printList();
+    return;
+  }
 
   let spec: RunSpec;
   let seeds: number[];
@@ -178,10 +198,12 @@ function runSimCommand(flags: SimFlags): void {
     const keys = positiveInt("--keys", flags.keys);
     if (keys !== undefined) workload.keys = keys;
     if (Object.keys(workload).length) spec.workload = workload;
-    if (flags.seed !== undefined && flags.seeds !== undefined) throw new UsageError("give --seed or --seeds, not both");
+    if (flags.seed !== undefined && flags.seeds !== undefined)
+      throw new UsageError("give --seed or --seeds, not both");
     if (flags.seed !== undefined) {
       const s = Number(flags.seed);
-      if (!Number.isInteger(s) || s < 0) throw new UsageError(`--seed must be a non-negative integer, got ${flags.seed}`);
+      if (!Number.isInteger(s) || s < 0)
+        throw new UsageError(`--seed must be a non-negative integer, got ${flags.seed}`);
       seeds = [s];
     } else {
       seeds = seedList(positiveInt("--seeds", flags.seeds) ?? 1);
@@ -215,7 +237,12 @@ function runSimCommand(flags: SimFlags): void {
     if (failed) failingRuns++;
     let replayFile: string | undefined;
     if (failed) replayFile = saveFailure(run, flags.shrink, replayDir);
-    report(run, flags.json === true, replayFile, plannedFromReplay ? undefined : replayCommand(spec, seed, flags.scenario));
+    report(
+      run,
+      flags.json === true,
+      replayFile,
+      plannedFromReplay ? undefined : replayCommand(spec, seed, flags.scenario),
+    );
   }
 
   // The rate is the simulator's own: messages over the time spent simulating, not checking or shrinking.
@@ -261,7 +288,10 @@ function saveFailure(run: RunCheck, doShrink: boolean, dir: string): string {
   if (doShrink) {
     const s = shrink(
       run.config,
-      (r) => checkResult(run.config.engine, r.options, run.config, r, 10_000).violations.some((v) => broken.has(v.guarantee)),
+      (r) =>
+        checkResult(run.config.engine, r.options, run.config, r, 10_000).violations.some((v) =>
+          broken.has(v.guarantee),
+        ),
       { maxRuns: 200 },
     );
     config = s.config;
@@ -276,7 +306,12 @@ function saveFailure(run: RunCheck, doShrink: boolean, dir: string): string {
   return `${base}.replay.json`;
 }
 
-function report(run: RunCheck, json: boolean, replayFile: string | undefined, seedCommand: string | undefined): void {
+function report(
+  run: RunCheck,
+  json: boolean,
+  replayFile: string | undefined,
+  seedCommand: string | undefined,
+): void {
   const r = run.result;
   if (json) {
     process.stdout.write(
@@ -290,7 +325,11 @@ function report(run: RunCheck, json: boolean, replayFile: string | undefined, se
         info: r.stats.info,
         messages: r.messages,
         virtualMs: r.virtualMs,
-        violations: run.violations.map((v) => ({ guarantee: v.guarantee, count: v.count, examples: v.examples })),
+        violations: run.violations.map((v) => ({
+          guarantee: v.guarantee,
+          count: v.count,
+          examples: v.examples,
+        })),
         unknown: run.unknown.map((v) => v.guarantee),
         undeclaredBroken: run.undeclaredBroken.map((v) => v.guarantee),
         stats: run.stats,
