@@ -6,6 +6,7 @@ export { opLabel } from "./explain.js";
 export type { GuaranteeResult } from "./guarantee-result.js";
 export { causalOrLinearizable, checkGuarantees } from "./guarantees.js";
 export { HistoryError } from "./history-error.js";
+export { JepsenLogParser, jepsenLineEvent, parseJepsenLog, readJepsenLogFile } from "./jepsen-log.js";
 export { builtinModel, describeOp, kvModel, type RegisterState, registerModel } from "./kv-model.js";
 export {
   checkLinearizable,
