@@ -17,6 +17,7 @@ import {
   type Model,
   type Op,
   readHistoryFile,
+  readJepsenLogFile,
   SESSION_GUARANTEES,
   type Verdict,
   writeReport,
@@ -27,8 +28,19 @@ import { UsageError } from "../usage-error.js";
 const CONSISTENCIES = ["linearizable", "sequential", "causal", "session", "convergence", "all"] as const;
 type Consistency = (typeof CONSISTENCIES)[number];
 
+/**
+ * INPUT_FORMATS are the history files `clab check` reads: our JSON Lines (ARCHITECTURE §4), or a Jepsen register
+ * test's log (`INFO  jepsen.util - 3	:invoke	:cas	[1 4]`, the etcd histories Porcupine and Knossos test on).
+ */
+const INPUT_FORMATS = {
+  jsonl: readHistoryFile,
+  jepsen: readJepsenLogFile,
+} as const satisfies Record<string, (path: string) => Promise<Op[]>>;
+type InputFormat = keyof typeof INPUT_FORMATS;
+
 interface CheckFlags {
   model: string;
+  inputFormat: string;
   consistency: string;
   timeLimit?: string;
   report?: string;
@@ -85,6 +97,7 @@ export function registerCheck(program: Command): void {
     )
     .argument("<files...>", "history files")
     .option("--model <name>", "register or kv (kv adds append)", "kv")
+    .option("--input-format <format>", "jsonl (ARCHITECTURE §4) or jepsen (a Jepsen register log)", "jsonl")
     .option("--consistency <model>", `one of ${CONSISTENCIES.join(", ")}`, "linearizable")
     .option("--time-limit <seconds>", "per file and check; when reached the verdict is unknown", "60")
     .option("--report <path>", "write an HTML report (a folder of them when several files)")
@@ -97,6 +110,12 @@ export function registerCheck(program: Command): void {
           `unknown --consistency ${JSON.stringify(flags.consistency)}; use one of ${CONSISTENCIES.join(", ")}`,
         );
       }
+      if (!Object.hasOwn(INPUT_FORMATS, flags.inputFormat)) {
+        throw new UsageError(
+          `unknown --input-format ${JSON.stringify(flags.inputFormat)}; use jsonl or jepsen`,
+        );
+      }
+      const read = INPUT_FORMATS[flags.inputFormat as InputFormat];
       const seconds = Number(flags.timeLimit ?? "60");
       if (!Number.isFinite(seconds) || seconds <= 0)
         throw new UsageError(
@@ -111,7 +130,15 @@ export function registerCheck(program: Command): void {
       const start = performance.now();
       const worst = new Map<string, Verdict>();
       for (const file of files) {
-        const lines = await checkFile(file, checks, model, seconds * 1000, reportPath, files.length > 1);
+        const lines = await checkFile(
+          file,
+          read,
+          checks,
+          model,
+          seconds * 1000,
+          reportPath,
+          files.length > 1,
+        );
         for (const l of lines) {
           worst.set(file, worse(worst.get(file), l.verdict));
           if (flags.json) {
@@ -156,6 +183,7 @@ function isDirectory(p: string): boolean {
 
 async function checkFile(
   file: string,
+  read: (path: string) => Promise<Op[]>,
   checks: string[],
   model: Model,
   timeLimitMs: number,
@@ -165,7 +193,7 @@ async function checkFile(
   const t0 = performance.now();
   let ops: Op[];
   try {
-    ops = await readHistoryFile(file);
+    ops = await read(file);
   } catch (e) {
     const reason = e instanceof HistoryError ? e.message : `cannot read: ${(e as Error).message}`;
     const details = e instanceof HistoryError ? { line: e.line } : {};
