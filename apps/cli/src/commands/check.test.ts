@@ -5,8 +5,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-// Spawns the built command (build first: pnpm turbo run build --filter=@consistency-lab/cli...).
-const main = join(dirname(fileURLToPath(import.meta.url)), "../../dist/main.js");
+// Spawns the built command (build first: pnpm turbo run build --filter=@consistency-lab/cli...). CLAB_MAIN points it
+// at another build of main.js (one compiled to a temporary outDir while dist/ is in use).
+const main = process.env.CLAB_MAIN ?? join(dirname(fileURLToPath(import.meta.url)), "../../dist/main.js");
 const clab = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: "utf8" });
 
 const ev = (process: number, type: string, f: string, extra: Record<string, unknown> = {}) =>
@@ -137,6 +138,43 @@ describe("clab check", () => {
     expect(badRun.status).toBe(1);
     expect(badRun.stdout).toMatch(/violation \(\d+ ops, \d+ keys, [\d.]+ s\) key "k\d": #\d+ p\d+ read/);
     expect(readdirSync(join(dir, "reports"))).toHaveLength(files.length);
+  });
+
+  it("--input-format jepsen reads Jepsen register logs: their timed-out ops are indeterminate, malformed lines invalid", () => {
+    const op = (o: string) => `INFO  jepsen.util - ${o.replaceAll(" ", "\t")}`;
+    const { paths } = files({
+      // p1's write timed out, so it may still take effect: p2 reading 1 later is linearizable.
+      "ok.log": [
+        "INFO  jepsen.core - Running test",
+        ...["1 :invoke :write 1", "1 :info :write :timed-out", "2 :invoke :read nil", "2 :ok :read 1"].map(
+          op,
+        ),
+      ].join("\n"),
+      // p1's write was acknowledged before p2 read: nil (the initial absent value) is stale.
+      "bad.log": ["1 :invoke :write 1", "1 :ok :write 1", "2 :invoke :read nil", "2 :ok :read nil"]
+        .map(op)
+        .join("\n"),
+      "broken.log": ["1 :invoke :cas [1]"].map(op).join("\n"),
+    });
+    const r = clab(
+      "check",
+      "--input-format",
+      "jepsen",
+      "--model",
+      "register",
+      paths["ok.log"]!,
+      paths["bad.log"]!,
+      paths["broken.log"]!,
+    );
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/ok\.log: ok \(2 ops, 1 keys, [\d.]+ s\)/);
+    expect(r.stdout).toMatch(/bad\.log: violation \(2 ops, 1 keys, [\d.]+ s\)/);
+    expect(r.stdout).toMatch(/broken\.log: invalid .*line 1: a cas value must be a pair/);
+    // The same log read as JSON Lines is not JSON.
+    expect(clab("check", paths["ok.log"]!).stdout).toMatch(/ok\.log: invalid .*line 1: bad JSON/);
+    const wrong = clab("check", "--input-format", "edn", paths["ok.log"]!);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toMatch(/--input-format/);
   });
 
   it("rejects bad arguments with exit 2", () => {
