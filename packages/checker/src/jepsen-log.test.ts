@@ -45,10 +45,17 @@ describe("jepsenLineEvent", () => {
     });
   });
 
-  it("accepts a timestamped logger prefix and space-separated fields", () => {
+  it("accepts a timestamped logger prefix and fields separated by spaces", () => {
     expect(
       jepsenLineEvent("2017-03-01 12:00:00,123{GMT} INFO  [jepsen worker 3] jepsen.util - 3 :ok :write 4", 9),
     ).toEqual({ process: 3, type: "ok", f: "write", value: 4 });
+    // Some logs have their tabs expanded to 8-column stops.
+    expect(jepsenLineEvent("INFO  jepsen.util - 17  :fail   :read   :timed-out", 2)).toEqual({
+      process: 17,
+      type: "fail",
+      f: "read",
+      error: "timed-out",
+    });
   });
 
   it("skips lines that are not client ops", () => {
