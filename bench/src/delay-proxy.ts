@@ -18,6 +18,10 @@ export class DelayProxy {
   async start(): Promise<void> {
     this.server = createServer((inbound) => {
       const outbound = createConnection({ host: "127.0.0.1", port: this.targetPort });
+      // No Nagle on either side: with it, a small delayed write can wait for the peer's delayed ACK (40 ms on
+      // Linux), which would add latency the injected delay does not account for.
+      inbound.setNoDelay(true);
+      outbound.setNoDelay(true);
       this.sockets.add(inbound);
       this.sockets.add(outbound);
       const pipe = (from: Socket, to: Socket) => {

@@ -122,7 +122,16 @@ function promisesTable(rows: PromiseRow[]): string {
             : "leader's side only"
       } |`,
   );
-  const notes = rows.flatMap((r) => r.notes.map((n) => `- ${label(r)}: ${n}`));
+  // Each note once per engine: variants repeat most of their engine's notes.
+  const seen = new Set<string>();
+  const notes: string[] = [];
+  for (const r of rows) {
+    for (const n of r.notes) {
+      if (seen.has(`${r.engine}\n${n}`)) continue;
+      seen.add(`${r.engine}\n${n}`);
+      notes.push(`- ${label(r)}: ${n}`);
+    }
+  }
   return [head, sep, ...body, "", ...(notes.length ? ["Notes from the manifests:", "", ...notes] : [])].join(
     "\n",
   );
@@ -301,7 +310,7 @@ export async function writeComparison(
     ...(other.length ? ["### Scale and value sizes", "", latencyTable(other), ""] : []),
     "## Availability through a partition",
     "",
-    "A node (the leader, where there is one) is cut off from the rest. While the partition lasts, the clients on each side talk only to the nodes on their side; before and after it they reach every node. Each point is one second: the share of the operations completed in that second that succeeded. The table's availability is that share averaged over the full seconds of the partition (a second in which nothing completed counts as 0); recovery is the first second after the heal with at least 90 % success. Each run's history is in `results/latest/histories/`, and can be checked again with `clab check FILE --consistency all`.",
+    "A node (the leader, where there is one) is cut off from the rest. While the partition lasts, the clients on each side talk only to the nodes on their side; before and after it they reach every node. Each point is one second: the share of the operations completed in that second that succeeded. The table's availability is that share averaged over the full seconds of the partition (a second in which nothing completed counts as 0); recovery is the first second after the heal with at least 90 % success. Each run's history is written to `results/latest/histories/` by the bench (not kept in git) and can be checked again with `clab check FILE --consistency all`.",
     "",
     availabilityImg,
     "",

@@ -116,7 +116,12 @@ export async function runBench(o: BenchOptions): Promise<BenchResults> {
     if (promised.has(id)) return;
     promised.add(id);
     const e = known.get(v.engine)!;
-    const s = e.supports(resolveOptions(e.options, v.options));
+    // A variant that differs by request options (read=lease, r=1) promises what the engine would with those as its
+    // options, where the engine has an option of the same name: that is what its manifest speaks for.
+    const fromRequest = Object.fromEntries(
+      Object.entries(v.requestOptions).filter(([k]) => e.options.some((spec) => spec.name === k)),
+    ) as Record<string, string | number | boolean>;
+    const s = e.supports(resolveOptions(e.options, { ...v.options, ...fromRequest }));
     const row: PromiseRow = {
       engine: v.engine,
       variant: v.variant,
