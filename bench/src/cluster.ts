@@ -19,6 +19,11 @@ export interface ClusterHandle {
   adminToken: string;
   pids: number[];
   dataDir: string;
+  /**
+   * Clients must use only `endpoints`: the nodes' member map advertises peer URLs that are not the client path
+   * (behind a delay proxy), so following a leader hint there would put the proxy's delay on client traffic.
+   */
+  pinClients?: boolean;
   stop(): Promise<void>;
 }
 
@@ -234,6 +239,7 @@ export async function startProxiedCluster(
     pids: children.map((c) => c.pid!),
     dataDir,
     proxies,
+    pinClients: true,
     stop: stopAll,
   };
 }

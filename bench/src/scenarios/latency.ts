@@ -37,11 +37,19 @@ export async function measureLatency(
     : cluster.endpoints;
   // Reads of a follower-read variant go to followers only; its writes go wherever the leader is.
   const readers = Array.from({ length: p.clients }, (_, i) =>
-    makeClient(cluster, rotated(endpoints, i), { timeoutMs: 5000, process: i, pinned: followerOnly }),
+    makeClient(cluster, rotated(endpoints, i), {
+      timeoutMs: 5000,
+      process: i,
+      pinned: followerOnly || cluster.pinClients === true,
+    }),
   );
   const writers = followerOnly
     ? Array.from({ length: p.clients }, (_, i) =>
-        makeClient(cluster, rotated(cluster.endpoints, i), { timeoutMs: 5000, process: p.clients + i }),
+        makeClient(cluster, rotated(cluster.endpoints, i), {
+          timeoutMs: 5000,
+          process: p.clients + i,
+          pinned: cluster.pinClients === true,
+        }),
       )
     : readers;
   const clients = followerOnly ? [...readers, ...writers] : readers;

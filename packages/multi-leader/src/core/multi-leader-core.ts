@@ -86,6 +86,8 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
   private buffer = new Map<string, Update>();
   /** What each neighbour acknowledged having applied. */
   private acked = new Map<NodeId, VersionVector>();
+  /** Neighbours whose last retransmission was truncated: their next ack brings the next batch at once. */
+  private readonly catchUp = new Set<NodeId>();
   private parked: Parked[] = [];
   private now: number;
   private lastSync = Number.NEGATIVE_INFINITY;
@@ -273,7 +275,12 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
 
   step(from: NodeId, m: MultiLeaderMessage): void {
     if (m.type === "ack") {
-      this.acked.set(from, vvMerge(this.acked.get(from) ?? {}, m.applied));
+      const before = this.acked.get(from) ?? {};
+      const after = vvMerge(before, m.applied);
+      this.acked.set(from, after);
+      // Catch-up is ack-clocked: a neighbour that was sent a truncated batch gets the next one as soon as it
+      // acknowledges progress, not one batch per sync interval — under sustained writes it would never catch up.
+      if (this.catchUp.has(from) && !vvDominates(before, after)) this.syncTo(from);
       return;
     }
     this.receive(from, m);
@@ -365,23 +372,31 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
 
   /** sync retransmits to each neighbour what it has not acknowledged (until acked: convergence after heal). */
   private sync(): void {
-    for (const to of this.targets()) {
-      const acked = this.acked.get(to) ?? {};
-      const batch: Update[] = [];
-      for (const [origin, list] of this.log) {
-        // A bound per origin, not per message: the oldest missing update of every origin goes out each round, so
-        // an update waiting at the neighbour for another origin's update is never starved of it.
-        let taken = 0;
-        for (let seq = vvGet(acked, origin) + 1; seq <= list.length && taken < MAX_BATCH; seq++) {
-          const u = list[seq - 1];
-          if (u && this.forwards(u, to)) {
-            batch.push(u);
-            taken++;
-          }
+    for (const to of this.targets()) this.syncTo(to);
+  }
+
+  private syncTo(to: NodeId): void {
+    const acked = this.acked.get(to) ?? {};
+    const batch: Update[] = [];
+    let truncated = false;
+    for (const [origin, list] of this.log) {
+      // A bound per origin, not per message: the oldest missing update of every origin goes out each round, so
+      // an update waiting at the neighbour for another origin's update is never starved of it.
+      let taken = 0;
+      for (let seq = vvGet(acked, origin) + 1; seq <= list.length; seq++) {
+        const u = list[seq - 1];
+        if (!u || !this.forwards(u, to)) continue;
+        if (taken >= MAX_BATCH) {
+          truncated = true;
+          break;
         }
+        batch.push(u);
+        taken++;
       }
-      if (batch.length > 0) this.send(to, { type: "updates", updates: batch });
     }
+    if (truncated) this.catchUp.add(to);
+    else this.catchUp.delete(to);
+    if (batch.length > 0) this.send(to, { type: "updates", updates: batch });
   }
 
   private serveParked(): void {
