@@ -48,27 +48,9 @@ export class MemoryCore implements EngineCore<never> {
       return;
     }
     this.served++;
-    const meta = { node: this.id };
-    const current = this.data.get(req.key) ?? null;
-    switch (req.op) {
-      case "get":
-        this.replies.push({ id: req.id, ok: true, value: current, meta });
-        return;
-      case "put":
-        this.write(req.key, req.value!);
-        this.replies.push({ id: req.id, ok: true, meta });
-        return;
-      case "delete":
-        this.write(req.key, null);
-        this.replies.push({ id: req.id, ok: true, meta });
-        return;
-      case "cas": {
-        const swapped = current === (req.expected ?? null);
-        if (swapped) this.write(req.key, req.value!);
-        this.replies.push({ id: req.id, ok: true, swapped, meta });
-        return;
-      }
-    }
+    const { reply, write } = serveFromMap(this.data, req, { node: this.id });
+    if (write) this.write(write.key, write.value);
+    this.replies.push(reply);
   }
 
   private write(key: string, value: string | null): void {
@@ -96,6 +78,34 @@ export class MemoryCore implements EngineCore<never> {
 
   dump(): Map<string, string[]> {
     return new Map([...this.data].map(([k, v]) => [k, [v]]));
+  }
+}
+
+/**
+ * serveFromMap answers one validated request against a single copy of the data, the reference semantics of the KV
+ * interface: get reads, put and delete write, cas writes only when the current value equals `expected` (null:
+ * absent). It returns the reply and the write to apply (value null = delete), leaving durability to the caller.
+ */
+export function serveFromMap(
+  data: ReadonlyMap<string, string>,
+  req: ClientRequest,
+  meta: ClientReply["meta"],
+): { reply: ClientReply; write?: { key: string; value: string | null } } {
+  const current = data.get(req.key) ?? null;
+  const base = { id: req.id, ok: true, ...(meta ? { meta } : {}) };
+  switch (req.op) {
+    case "get":
+      return { reply: { ...base, value: current } };
+    case "put":
+      return { reply: base, write: { key: req.key, value: req.value! } };
+    case "delete":
+      return { reply: base, write: { key: req.key, value: null } };
+    case "cas": {
+      const swapped = current === (req.expected ?? null);
+      return swapped
+        ? { reply: { ...base, swapped }, write: { key: req.key, value: req.value! } }
+        : { reply: { ...base, swapped } };
+    }
   }
 }
 

@@ -10,6 +10,7 @@ import {
   type NodeStatus,
   type PersistOp,
   type Ready,
+  serveFromMap,
   validateRequest,
 } from "@consistency-lab/kv";
 
@@ -60,26 +61,9 @@ class LaggingReplicaCore implements EngineCore<ReplicateMessage> {
       this.replies.push(errorReply(req.id, e as KvError, { node: this.id }));
       return;
     }
-    const meta = { node: this.id };
-    const current = this.data.get(req.key) ?? null;
-    switch (req.op) {
-      case "get":
-        this.replies.push({ id: req.id, ok: true, value: current, meta });
-        return;
-      case "put":
-        this.write(req.key, req.value!);
-        this.replies.push({ id: req.id, ok: true, meta });
-        return;
-      case "delete":
-        this.write(req.key, null);
-        this.replies.push({ id: req.id, ok: true, meta });
-        return;
-      case "cas": {
-        const swapped = current === (req.expected ?? null);
-        if (swapped) this.write(req.key, req.value!);
-        this.replies.push({ id: req.id, ok: true, swapped, meta });
-      }
-    }
+    const { reply, write } = serveFromMap(this.data, req, { node: this.id });
+    if (write) this.write(write.key, write.value);
+    this.replies.push(reply);
   }
 
   private write(key: string, value: string | null): void {
