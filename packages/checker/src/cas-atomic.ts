@@ -1,5 +1,6 @@
 import { opLabel } from "./explain.js";
 import { Findings, type GuaranteeResult } from "./guarantee-result.js";
+import { push } from "./multimap.js";
 import type { Op } from "./op.js";
 import { valueKey } from "./values.js";
 
@@ -52,13 +53,4 @@ export function checkCasAtomic(ops: readonly Op[]): GuaranteeResult {
     }
   }
   return found.result("casAtomic");
-}
-
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  let l = m.get(k);
-  if (!l) {
-    l = [];
-    m.set(k, l);
-  }
-  l.push(v);
 }

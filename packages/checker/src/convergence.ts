@@ -1,5 +1,6 @@
 import { opLabel } from "./explain.js";
 import { Findings, type GuaranteeResult, unknownResult } from "./guarantee-result.js";
+import { push } from "./multimap.js";
 import type { Op } from "./op.js";
 import { readValues } from "./op.js";
 import { showValueKey, valueKey } from "./values.js";
@@ -77,13 +78,4 @@ export function checkConvergence(ops: readonly Op[]): GuaranteeResult {
   const res = found.result("convergence");
   res.reason = `${closing.size} key(s) with closing reads`;
   return res;
-}
-
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  let l = m.get(k);
-  if (!l) {
-    l = [];
-    m.set(k, l);
-  }
-  l.push(v);
 }

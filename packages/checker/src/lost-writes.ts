@@ -1,6 +1,7 @@
 import { closingReads, valueSet } from "./convergence.js";
 import { opLabel } from "./explain.js";
 import { Findings, type GuaranteeResult, unknownResult } from "./guarantee-result.js";
+import { push } from "./multimap.js";
 import type { Op } from "./op.js";
 import { readValues } from "./op.js";
 import { valueKey } from "./values.js";
@@ -68,13 +69,4 @@ export function checkNoLostWrites(ops: readonly Op[]): GuaranteeResult {
     }
   }
   return found.result("noLostWrites");
-}
-
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  let l = m.get(k);
-  if (!l) {
-    l = [];
-    m.set(k, l);
-  }
-  l.push(v);
 }

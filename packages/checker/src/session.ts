@@ -1,6 +1,7 @@
 import type { Guarantee } from "@consistency-lab/kv";
 import { opLabel } from "./explain.js";
 import { Findings, type GuaranteeResult, unknownResult } from "./guarantee-result.js";
+import { push } from "./multimap.js";
 import type { Op } from "./op.js";
 import { isWrite, observed, WriteIndex } from "./write-index.js";
 
@@ -140,15 +141,6 @@ function label(g: SessionGuarantee): string {
     monotonicWrites: "monotonic writes",
     writesFollowReads: "writes-follow-reads",
   }[g];
-}
-
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  let l = m.get(k);
-  if (!l) {
-    l = [];
-    m.set(k, l);
-  }
-  l.push(v);
 }
 
 /** SESSION_GUARANTEES lists the four session guarantees in the order reports show them. */

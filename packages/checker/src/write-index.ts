@@ -1,3 +1,4 @@
+import { push } from "./multimap.js";
 import type { Op } from "./op.js";
 import { readValues } from "./op.js";
 import { showValueKey, valueKey } from "./values.js";
@@ -66,15 +67,6 @@ export class WriteIndex {
     }
     return undefined;
   }
-}
-
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  let l = m.get(k);
-  if (!l) {
-    l = [];
-    m.set(k, l);
-  }
-  l.push(v);
 }
 
 /** writtenKey is the value key an op writes (write value, cas new value); null for delete. */
