@@ -16,6 +16,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { checkLinearizableSync, generateHistory, type Op, parseHistory } from "@consistency-lab/checker";
 import { Bench } from "tinybench";
+import type { MicroRow } from "./micro-row.js";
 
 interface Scenario {
   name: string;
@@ -26,15 +27,6 @@ interface Scenario {
   timeLimitMs: number;
   /** Mean op latency in ticks (think time 5): higher means more concurrency per key. */
   latency: number;
-}
-
-/** MicroRow is one figure of a micro-benchmark, as run-all.js tabulates it. */
-interface MicroRow {
-  bench: string;
-  case: string;
-  value: number;
-  unit: string;
-  note?: string;
 }
 
 const NORMAL_LIMIT_MS = 60_000;

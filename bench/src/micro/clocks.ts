@@ -27,19 +27,11 @@ import {
   vvMerge,
 } from "@consistency-lab/kv";
 import { Bench } from "tinybench";
+import type { MicroRow } from "./micro-row.js";
 
 const BATCH = 256;
 const POOL = 1024;
 const rng = new Rng(1);
-
-/** MicroRow is one figure of a micro-benchmark, as run-all.js tabulates it. */
-interface MicroRow {
-  bench: string;
-  case: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
 
 /** randomVector draws a vector over `nodes` entries whose counters are near each other, so some pairs are ordered. */
 function randomVector(nodes: number): VersionVector {

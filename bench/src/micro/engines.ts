@@ -33,6 +33,7 @@ import { raftEngine } from "@consistency-lab/raft";
 import { SimCluster } from "@consistency-lab/sim";
 import { singleLeaderEngine } from "@consistency-lab/single-leader";
 import { Bench } from "tinybench";
+import type { MicroRow } from "./micro-row.js";
 
 const OPS = Number(process.env.ENGINE_BENCH_OPS ?? 4000);
 const CLIENTS = Number(process.env.ENGINE_BENCH_CLIENTS ?? 32);
@@ -49,15 +50,6 @@ const ALL: EngineDefinition<any>[] = [
 ];
 const wanted = process.env.ENGINE_BENCH_ENGINES?.split(",").map((s) => s.trim());
 const ENGINES = wanted ? ALL.filter((e) => wanted.includes(e.name)) : ALL;
-
-/** MicroRow is one figure of a micro-benchmark, as run-all.js tabulates it. */
-interface MicroRow {
-  bench: string;
-  case: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
 
 /** RunCounts is what one workload run did, in simulation (the same on every run: the seed is fixed). */
 interface RunCounts {

@@ -17,15 +17,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-
-/** MicroRow is one figure of a micro-benchmark. */
-interface MicroRow {
-  bench: string;
-  case: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import type { MicroRow } from "./micro-row.js";
 
 interface ModuleRun {
   name: string;
@@ -43,7 +35,11 @@ const ORDER = ["clocks", "codec", "checker", "sim-throughput", "raft", "engines"
 function modules(): string[] {
   const found = readdirSync(HERE)
     .filter(
-      (f) => f.endsWith(".js") && f !== basename(fileURLToPath(import.meta.url)) && !f.includes(".test."),
+      (f) =>
+        f.endsWith(".js") &&
+        f !== basename(fileURLToPath(import.meta.url)) &&
+        f !== "micro-row.js" && // shared types, not a benchmark
+        !f.includes(".test."),
     )
     .map((f) => f.slice(0, -3));
   const rank = (m: string) => (ORDER.includes(m) ? ORDER.indexOf(m) : ORDER.length);
