@@ -8,16 +8,21 @@ import {
   type GetResult,
   type HistoryEvent,
   type HistoryF,
-  isDefinite,
+  type AttemptDecision,
+  ClientOp,
   KvError,
   type KvOp,
   type KvStore,
   type NodeId,
   type NodeStatus,
+  historyArgument,
+  historyCompletion,
+  nextBackoffMs,
   OP_TO_F,
   type RequestOptions,
   toResult,
   type WriteResult,
+  type WriteRetry,
 } from "@consistency-lab/kv";
 import type { Codec, FaultCommand } from "@consistency-lab/transport-ws";
 import { WireConnection } from "./wire-connection.js";
@@ -51,9 +56,6 @@ export interface ClientOptions {
    */
   discover?: boolean;
 }
-
-/** Errors a different node (or the same one a moment later) may not give: retried until the deadline. */
-const RETRYABLE = new Set(["KV_NOT_LEADER", "KV_UNAVAILABLE", "KV_OVERLOADED", "KV_CLOSED", "KV_ABORTED"]);
 
 function nowNs(): number {
   return Number(process.hrtime.bigint());
@@ -92,6 +94,8 @@ export class KvClient implements KvStore {
   private seq = 0;
   private callNo = 0;
   private token: string | undefined;
+  /** Where a maybe-applied write may be retried: the engine says so in every node's welcome. */
+  private writeRetry: WriteRetry = "anywhere";
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -154,130 +158,88 @@ export class KvClient implements KvStore {
     }
   }
 
-  private histValue(op: KvOp, fields: Omit<ClientRequest, "id" | "op">): unknown {
-    switch (op) {
-      case "get":
-        return undefined;
-      case "put":
-        return fields.value;
-      case "delete":
-        return null;
-      case "cas":
-        return [fields.expected ?? null, fields.value];
-    }
-  }
-
   private async run(op: KvOp, fields: Omit<ClientRequest, "id" | "op">): Promise<ClientReply> {
     if (this.closed) throw new KvError("KV_CLOSED", "client is closed");
     const f: HistoryF = OP_TO_F[op];
     const seq = ++this.seq;
     const deadline = performance.now() + this.timeoutMs;
-    const argValue = this.histValue(op, fields);
+    const argValue = op === "get" ? undefined : historyArgument(op, fields.value, fields.expected);
     this.record({
       type: "invoke",
       f,
       key: fields.key,
       ...(argValue !== undefined ? { value: argValue } : {}),
     });
-    const isWrite = op !== "get";
-    // True once an attempt of this write may have reached a node without a known outcome.
-    let maybeApplied = false;
-    let last: KvError | undefined;
+    const attempt = new ClientOp({ op, sessions: this.sessions, writeRetry: this.writeRetry });
     let url = this.preferred ?? this.endpoints[this.rr % this.endpoints.length]!;
-    let attempts = 0;
+    /** The endpoint that may hold an earlier attempt of this write. */
+    let appliedUrl: string | undefined;
     let backoff = 0;
 
-    const giveUp = (err: KvError): never => {
-      if (maybeApplied || !err.definite) {
-        const t =
-          err.code === "KV_TIMEOUT"
-            ? err
-            : new KvError("KV_TIMEOUT", `outcome unknown: ${err.message}`, { cause: err });
-        this.record({
-          type: "info",
-          f,
-          key: fields.key,
-          ...(argValue !== undefined ? { value: argValue } : {}),
-          error: "KV_TIMEOUT",
-        });
-        throw t;
-      }
+    const finish = (d: AttemptDecision): ClientReply => {
+      if (d.kind === "done") return d.reply;
+      if (d.kind !== "end") throw new TypeError("finish takes a final decision");
       this.record({
-        type: "fail",
+        type: d.type,
         f,
         key: fields.key,
         ...(argValue !== undefined ? { value: argValue } : {}),
-        error: err.code,
+        error: d.type === "info" ? "KV_TIMEOUT" : d.error.code,
       });
-      throw err;
+      throw d.error;
     };
 
     while (true) {
       const remaining = deadline - performance.now();
-      if (remaining <= 0) giveUp(last && !maybeApplied ? last : new KvError("KV_TIMEOUT", "deadline passed"));
-      if (attempts >= this.maxAttempts) giveUp(last ?? new KvError("KV_TIMEOUT", "no attempts left"));
-      if (this.closed) giveUp(new KvError("KV_CLOSED", "client closed"));
+      if (remaining <= 0 || attempt.attempts >= this.maxAttempts) return finish(attempt.expired());
+      if (this.closed) return finish(attempt.end(new KvError("KV_CLOSED", "client closed")));
       if (backoff > 0) {
         // An attempt sent with no time left could only end as KV_TIMEOUT; stopping here keeps the last definite
         // refusal as the (certain) outcome.
-        if (backoff >= remaining)
-          giveUp(last && !maybeApplied ? last : new KvError("KV_TIMEOUT", "deadline passed"));
+        if (backoff >= remaining) return finish(attempt.expired());
         await sleep(backoff);
       }
-      attempts++;
-      let conn: WireConnection;
+      let d: AttemptDecision | undefined;
+      let conn: WireConnection | undefined;
       try {
         conn = await this.connection(url, deadline - performance.now());
       } catch (e) {
-        const err = e instanceof KvError ? e : new KvError("KV_UNAVAILABLE", String(e));
-        if (
-          err.code === "KV_UNAUTHORIZED" ||
-          err.code === "KV_VERSION_MISMATCH" ||
-          err.code === "KV_PROTOCOL"
-        ) {
-          giveUp(err);
+        d = attempt.connectFailed(e instanceof KvError ? e : new KvError("KV_UNAVAILABLE", String(e)));
+      }
+      if (conn !== undefined) {
+        attempt.writeRetry = this.writeRetry;
+        const id = `${seq}.${attempt.attempts + 1}`;
+        const req: ClientRequest = { id, op, ...fields };
+        if (this.sessions) {
+          req.session = { clientId: this.clientId, seq };
+          if (this.token !== undefined) req.session.token = this.token;
         }
-        last = err.code === "KV_TIMEOUT" ? last : err;
-        url = this.next(url);
-        backoff = this.nextBackoff(backoff);
-        continue;
+        try {
+          const reply = WireConnection.reply(
+            await conn.call({ t: "req", req }, id, deadline - performance.now()),
+          );
+          if (reply.token !== undefined) this.token = reply.token;
+          d = attempt.replied(reply, url);
+        } catch (e) {
+          d = attempt.sendFailed(e instanceof KvError ? e : new KvError("KV_ABORTED", String(e)), url);
+        }
+        if (attempt.maybeApplied && appliedUrl === undefined) appliedUrl = attempt.appliedAt;
       }
-      const id = `${seq}.${attempts}`;
-      const req: ClientRequest = { id, op, ...fields };
-      if (this.sessions) {
-        req.session = { clientId: this.clientId, seq };
-        if (this.token !== undefined) req.session.token = this.token;
-      }
-      let reply: ClientReply;
-      try {
-        reply = WireConnection.reply(await conn.call({ t: "req", req }, id, deadline - performance.now()));
-      } catch (e) {
-        const err = e instanceof KvError ? e : new KvError("KV_ABORTED", String(e));
-        if (isWrite && !err.definite) maybeApplied = true;
-        if (err.code === "KV_TIMEOUT") giveUp(err);
-        // Without sessions a retry of a write whose first attempt may have applied could apply it twice.
-        if (isWrite && maybeApplied && !this.sessions) giveUp(err);
-        if (!RETRYABLE.has(err.code)) giveUp(err);
-        last = err;
-        url = this.next(url);
-        backoff = this.nextBackoff(backoff);
-        continue;
-      }
-      if (reply.token !== undefined) this.token = reply.token;
-      if (reply.ok) {
+      d ??= attempt.expired();
+      if (d.kind === "done") {
         this.preferred = url;
-        this.recordOk(op, f, fields, argValue, reply, conn.nodeId);
-        return reply;
+        this.recordOk(op, f, fields, argValue, d.reply, conn?.nodeId ?? url);
+        return d.reply;
       }
-      if (reply.error === undefined)
-        return giveUp(new KvError("KV_PROTOCOL", "reply has neither ok nor error"));
-      const err = KvError.from(reply.error);
-      if (isWrite && !isDefinite(err.code)) maybeApplied = true;
-      if (!RETRYABLE.has(err.code) || (isWrite && maybeApplied && !this.sessions)) giveUp(err);
-      last = err;
-      if (err.code === "KV_NOT_LEADER") {
-        const hinted =
-          err.leader !== undefined ? (this.members[err.leader] ?? conn.members[err.leader]) : undefined;
+      if (d.kind === "end") return finish(d);
+      const t = d.target;
+      if (t.to === "same" && appliedUrl !== undefined) {
+        url = appliedUrl;
+        backoff = this.nextBackoff(backoff);
+        continue;
+      }
+      if (t.to === "hint") {
+        const hinted = this.members[t.node] ?? conn?.members[t.node];
         const reachable =
           hinted !== undefined && (this.opts.discover !== false || this.endpoints.includes(hinted));
         if (reachable && hinted !== url) {
@@ -301,29 +263,16 @@ export class KvClient implements KvStore {
   ): void {
     if (!this.opts.record) return;
     const node = reply.meta?.node ?? servedBy;
-    if (op === "get") {
-      if (reply.values !== undefined && reply.values.length > 1) {
-        this.record({ type: "ok", f, key: fields.key, values: reply.values, node });
-      } else {
-        this.record({
-          type: "ok",
-          f,
-          key: fields.key,
-          value: reply.value ?? reply.values?.[0] ?? null,
-          node,
-        });
-      }
-      return;
-    }
-    // A cas whose compare did not match certainly did not take effect: `fail` without an error (§4).
-    const type = op === "cas" && reply.swapped !== true ? "fail" : "ok";
-    this.record({ type, f, key: fields.key, value: argValue, node });
+    const c = historyCompletion(op, reply);
+    const ev: Omit<HistoryEvent, "process" | "time"> = { type: c.type, f, key: fields.key, node };
+    if (c.values !== undefined) ev.values = c.values;
+    else if (c.value !== undefined) ev.value = c.value;
+    else if (argValue !== undefined) ev.value = argValue;
+    this.record(ev);
   }
 
   private nextBackoff(prev: number): number {
-    // 10, 20, 40 … 200 ms with jitter: leader elections take a few hundred ms, polling faster only adds load.
-    const base = prev === 0 ? 10 : Math.min(200, prev * 2);
-    return base / 2 + (Math.random() * base) / 2;
+    return nextBackoffMs(prev, Math.random);
   }
 
   private next(url: string): string {
@@ -362,6 +311,7 @@ export class KvClient implements KvStore {
       ...(this.ca ? { ca: this.ca } : {}),
     }).then((c) => {
       Object.assign(this.members, c.members);
+      if (role === "client") this.writeRetry = c.writeRetry;
       return c;
     });
     cache.set(key, opening);

@@ -1,4 +1,11 @@
-import { type ClientReply, isKvErrorCode, KvError, type NodeId, type NodeStatus } from "@consistency-lab/kv";
+import {
+  type ClientReply,
+  isKvErrorCode,
+  KvError,
+  type NodeId,
+  type NodeStatus,
+  type WriteRetry,
+} from "@consistency-lab/kv";
 import {
   type Codec,
   DEFAULTS,
@@ -46,6 +53,8 @@ export class WireConnection {
     readonly nodeId: NodeId,
     /** Every member's endpoint, from the welcome. */
     readonly members: Record<NodeId, string>,
+    /** Where the engine lets a maybe-applied write be retried, from the welcome (default anywhere). */
+    readonly writeRetry: WriteRetry = "anywhere",
   ) {
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on("close", () => this.onClose());
@@ -123,7 +132,8 @@ export class WireConnection {
         for (const [k, v] of Object.entries(f.members as Record<string, unknown>)) {
           if (typeof v === "string") members[k] = v;
         }
-        resolve(new WireConnection(ws, codec, f.id, members));
+        const retry: WriteRetry = f.retry === "same-node" ? "same-node" : "anywhere";
+        resolve(new WireConnection(ws, codec, f.id, members, retry));
       });
     });
   }

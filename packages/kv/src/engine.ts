@@ -133,4 +133,9 @@ export interface EngineDefinition<M = unknown> {
   requestOptions?(options: EngineOptions): import("./types.js").RequestOptions;
   /** Largest message payloads are estimated as JSON; engines may give a cheaper estimate. */
   messageSize?(message: M): number;
+  /**
+   * Where a client may retry a write whose earlier attempt may have taken effect (see `WriteRetry`); default
+   * `anywhere`. Clients learn it from the node's welcome, the simulator from the definition.
+   */
+  writeRetry?(options: EngineOptions): import("./client-op.js").WriteRetry;
 }

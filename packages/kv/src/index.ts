@@ -10,3 +10,4 @@ export * from "./rng.js";
 export * from "./supports.js";
 export * from "./types.js";
 export * from "./validate.js";
+export * from "./client-op.js";

@@ -28,6 +28,8 @@ export interface TransportSettings {
   token: string;
   adminToken: string;
   tls?: { cert: string; key: string; ca?: string };
+  /** The engine's write-retry policy for the welcome (kv `WriteRetry`). */
+  writeRetry?: "anywhere" | "same-node";
 }
 
 /** LoggerLike is what transports and the driver log through (a pino logger fits). */

@@ -123,6 +123,7 @@ export class Node {
           token: cfg.token,
           adminToken: cfg.adminToken,
           ...(cfg.tls ? { tls: cfg.tls } : {}),
+          writeRetry: cfg.engine.writeRetry?.(options) ?? "anywhere",
         },
         {
           onPeerMessage: (from, m) => node.driver.peerMessage(from, m),

@@ -36,6 +36,11 @@ export interface WelcomeFrame {
   id: NodeId;
   members: Record<NodeId, string>;
   codec: Codec;
+  /**
+   * Where a client may retry a write whose earlier attempt may have taken effect (kv `WriteRetry`); absent means
+   * anywhere. Sent to clients so that they retry as the engine needs without being told which engine it is.
+   */
+  retry?: "same-node";
 }
 
 /** ErrorFrame is a connection-level error; the sender closes the connection right after it. */

@@ -11,6 +11,7 @@ import {
   KvError,
   type NodeId,
   type NodeStatus,
+  type WriteRetry,
 } from "@consistency-lab/kv";
 import { type WebSocket, WebSocketServer } from "ws";
 import { tokenEquals } from "./auth.js";
@@ -72,6 +73,8 @@ export interface TransportOptions {
   backoffMaxMs?: number;
   /** Ping period for every connection (default 10 s); one missed pong terminates it. */
   heartbeatMs?: number;
+  /** The engine's write-retry policy, told to clients in the welcome (kv `WriteRetry`; default anywhere). */
+  writeRetry?: WriteRetry;
 }
 
 /** TransportHandlers are how the transport hands validated input to the node. */
@@ -129,8 +132,8 @@ interface Delayed {
  * local decision of the sender.
  */
 export class WsTransport {
-  private readonly o: Required<Omit<TransportOptions, "tls" | "advertise">> &
-    Pick<TransportOptions, "tls" | "advertise">;
+  private readonly o: Required<Omit<TransportOptions, "tls" | "advertise" | "writeRetry">> &
+    Pick<TransportOptions, "tls" | "advertise" | "writeRetry">;
   private readonly log: Logger;
   private peerIds: NodeId[];
   private ca: Buffer | undefined;
@@ -168,6 +171,7 @@ export class WsTransport {
       adminToken: options.adminToken,
       tls: options.tls,
       advertise: options.advertise,
+      writeRetry: options.writeRetry,
       maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
       codec: options.codec ?? DEFAULTS.codec,
       sendQueueLimit: options.sendQueueLimit ?? DEFAULTS.sendQueueLimit,
@@ -568,6 +572,7 @@ export class WsTransport {
       id: this.o.id,
       members: this.members(),
       codec: conn.codec,
+      ...(hello.role === "client" && this.o.writeRetry === "same-node" ? { retry: "same-node" } : {}),
     });
   }
 
