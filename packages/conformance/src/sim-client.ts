@@ -44,7 +44,8 @@ export class SimClient {
       const reply = c.request(target, full, { deadlineMs: Math.max(1, until - c.now) });
       if ("timeout" in reply) return undefined;
       const code = reply.error?.code;
-      if (code === "KV_NOT_LEADER" || code === "KV_UNAVAILABLE") {
+      // KV_ABORTED: the node crashed with the request in flight; the session seq makes the retry safe.
+      if (code === "KV_NOT_LEADER" || code === "KV_UNAVAILABLE" || code === "KV_ABORTED") {
         const hint = reply.error?.leader;
         target =
           hint && c.nodes.includes(hint)

@@ -42,7 +42,9 @@ export function toReplayFile(config: SimConfig, result: SimResult, note?: string
     traceHash: result.traceHash,
   };
   if (config.tickMs !== undefined) file.tickMs = config.tickMs;
-  if (config.persistLatencyMs !== undefined) file.persistLatencyMs = config.persistLatencyMs;
+  const persist = config.persistLatencyMs ?? result.persistLatencyMs;
+  if (persist !== undefined && (persist > 0 || config.persistLatencyMs !== undefined))
+    file.persistLatencyMs = persist;
   if (note !== undefined) file.note = note;
   return JSON.parse(JSON.stringify(file)) as ReplayFile;
 }

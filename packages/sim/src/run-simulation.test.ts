@@ -151,14 +151,34 @@ describe("runSimulation", () => {
       engine: echoEngine,
       seed: 5,
       workload: { ops: 50, deadlineMs: 100 },
-      faults: [{ at: 0, crash: "n1" }],
+      faults: [{ at: 0, pause: { node: "n1", ms: 60_000 } }],
     });
     const work = r.history.filter((e) => e.type !== "invoke" && e.meta?.final !== true);
     expect(work.length).toBe(50);
     expect(work.every((e) => e.type === "info" && e.error === "KV_TIMEOUT")).toBe(true);
-    // Recovery restarts n1, so the final reads at the leader succeed.
+    // Recovery ends the pause, so the final reads at the leader succeed.
     expect(r.history.some((e) => e.meta?.final === true && e.type === "ok" && e.node === "n1")).toBe(true);
     expect(r.stats.faultsApplied).toBe(1);
+  });
+
+  it("fails ops definitely when only a crashed leader could serve them, as refused connections do", () => {
+    const r = runSimulation({
+      engine: echoEngine,
+      seed: 5,
+      workload: { ops: 50, deadlineMs: 100 },
+      faults: [{ at: 0, crash: "n1" }],
+    });
+    const work = r.history.filter((e) => e.type !== "invoke" && e.meta?.final !== true);
+    expect(work.length).toBe(50);
+    // Nothing succeeds. An op whose attempts were all refused — by the down node (connection refused) or a
+    // follower (not leader) — certainly did not happen: a definite fail with that code. Only an op whose last
+    // attempt was still travelling at its deadline has an unknown outcome.
+    expect(work.some((e) => e.type === "ok")).toBe(false);
+    const fails = work.filter((e) => e.type === "fail");
+    expect(fails.length).toBeGreaterThan(25);
+    expect(fails.every((e) => ["KV_UNAVAILABLE", "KV_NOT_LEADER"].includes(e.error!))).toBe(true);
+    expect(work.filter((e) => e.type === "info").every((e) => e.error === "KV_TIMEOUT")).toBe(true);
+    expect(r.history.some((e) => e.meta?.final === true && e.type === "ok" && e.node === "n1")).toBe(true);
   });
 
   it("moves a client to another node after a timeout", () => {
@@ -166,7 +186,7 @@ describe("runSimulation", () => {
       engine: forwardEngine,
       seed: 12,
       workload: { clients: 3, ops: 30, switchNodeRate: 0, deadlineMs: 200 },
-      faults: [{ at: 0, crash: "n2" }],
+      faults: [{ at: 0, pause: { node: "n2", ms: 60_000 } }],
     });
     const p1 = r.history.filter((e) => e.process === 1 && e.type !== "invoke");
     expect(p1).toHaveLength(10);
@@ -203,6 +223,7 @@ describe("runSimulation", () => {
       network: r.network,
       workload: r.workload,
       plan: r.plan,
+      persistLatencyMs: r.persistLatencyMs,
     });
     expect(again.traceHash).toBe(r.traceHash);
   });

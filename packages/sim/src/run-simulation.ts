@@ -1,4 +1,11 @@
-import { type HistoryEvent, isDefinite, isKvErrorCode, type RequestOptions, Rng } from "@consistency-lab/kv";
+import {
+  type HistoryEvent,
+  historyCompletion,
+  isDefinite,
+  isKvErrorCode,
+  type RequestOptions,
+  Rng,
+} from "@consistency-lab/kv";
 import { applyFault, randomFaults } from "./faults.js";
 import { meanDelay, SimCluster } from "./sim-cluster.js";
 import {
@@ -43,6 +50,7 @@ export interface Materialized {
   faults: FaultStep[];
   plan: WorkloadPlan;
   recoveryMs: number;
+  persistLatencyMs: number;
 }
 
 /** materialize draws the fault schedule, background network and plan a config leaves to its seed. */
@@ -63,7 +71,25 @@ export function materialize(config: SimConfig): Materialized {
     network = resolveNetwork({ ...rf.network, ...(config.network ?? {}) });
   }
   const plan = config.plan ?? generatePlan(root.fork("workload").fork("plan"), workload);
-  return { nodes, workload, network, faults, plan, recoveryMs: config.recoveryMs ?? DEFAULT_RECOVERY_MS };
+  // Randomized crashes come with a disk that takes time to sync, half the time: a crash can then land while a
+  // batch is written but its fsync has not returned — it survives a kill -9 (the kernel has it) while the replies
+  // that waited for it are never sent (see SimCluster.crash). Its own stream, so other draws stay as they were.
+  let persistLatencyMs = config.persistLatencyMs ?? 0;
+  if (config.persistLatencyMs === undefined && !isFaultSchedule(spec) && spec !== "none") {
+    const kinds: readonly FaultKind[] = spec === "all" ? FAULT_KINDS : spec;
+    const disk = root.fork("disk");
+    if (kinds.includes("crash") && disk.chance(0.5))
+      persistLatencyMs = Math.round((0.2 + disk.next() * 2.8) * 1000) / 1000;
+  }
+  return {
+    nodes,
+    workload,
+    network,
+    faults,
+    plan,
+    recoveryMs: config.recoveryMs ?? DEFAULT_RECOVERY_MS,
+    persistLatencyMs,
+  };
 }
 
 /**
@@ -80,7 +106,7 @@ export function runSimulation(config: SimConfig): SimResult {
     seed: config.seed,
     network: m.network,
     tickMs: config.tickMs,
-    persistLatencyMs: config.persistLatencyMs,
+    persistLatencyMs: m.persistLatencyMs,
     strict: config.strict,
     defaultDeadlineMs: m.workload.deadlineMs,
   });
@@ -104,6 +130,7 @@ export function runSimulation(config: SimConfig): SimResult {
     requestOptions,
     history,
     rng: c.fork("workload").fork("clients"),
+    writeRetry: config.engine.writeRetry?.(c.options) ?? "anywhere",
   });
   const perClient = Math.max(0, ...m.plan.clients.map((l) => l.length));
   const lastFault = m.faults.reduce((a, s) => Math.max(a, s.at), 0);
@@ -178,6 +205,7 @@ export function runSimulation(config: SimConfig): SimResult {
     workload: m.workload,
     plan: m.plan,
     recoveryMs: m.recoveryMs,
+    persistLatencyMs: m.persistLatencyMs,
     finalState,
     stats: {
       ok,
@@ -242,12 +270,14 @@ function finalReads(
       if (reply.error !== undefined) {
         const definite = isKvErrorCode(reply.error.code) ? isDefinite(reply.error.code) : false;
         finish({ type: definite ? "fail" : "info", error: reply.error.code, node: served });
-      } else if (reply.values !== undefined && reply.values.length > 1) {
-        finish({ type: "ok", values: [...reply.values], node: served });
-      } else {
-        const v = reply.values?.length === 1 ? reply.values[0]! : (reply.value ?? null);
-        finish({ type: "ok", value: v, node: served });
+        return;
       }
+      const done = historyCompletion("get", reply);
+      finish(
+        done.values !== undefined
+          ? { type: "ok", values: done.values, node: served }
+          : { type: "ok", value: done.value, node: served },
+      );
     });
     c.after(deadlineMs, () => {
       if (finished) return;

@@ -55,6 +55,7 @@ export function shrink(
     faults: m.faults,
     plan: m.plan,
     recoveryMs: m.recoveryMs,
+    persistLatencyMs: m.persistLatencyMs,
   };
   let bestResult = runSimulation(best);
   runs++;

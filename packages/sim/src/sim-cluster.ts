@@ -179,6 +179,8 @@ export class SimCluster {
 
   private readonly root: Rng;
   private readonly netRng: Rng;
+  /** Draws what a crash leaves on disk (a batch written but not yet synced). */
+  private readonly crashRng: Rng;
   private readonly queue = new EventQueue<SimEvent>();
   private readonly states: NodeState[];
   private readonly index = new Map<string, number>();
@@ -192,6 +194,12 @@ export class SimCluster {
   /** Arrival time of the last in-order message per link: links are FIFO unless a message is reordered. */
   private readonly lastArrival: Float64Array;
   private readonly pending = new Map<string, (reply: ClientReply) => void>();
+  /**
+   * Where each pending request or admin command went: the target node and its crash generation at submit time.
+   * A client's connection belongs to one incarnation of a node: when that node crashes the connection closes, and
+   * a request sent on it can never reach the restarted node.
+   */
+  private readonly pendingAt = new Map<string, { node: number; gen: number }>();
   private net: NetworkConfig;
   private reorderSpread = 0;
   private seq = 0;
@@ -239,6 +247,7 @@ export class SimCluster {
     this.reorderSpread = 3 * meanDelay(this.net.delay) + 1;
     this.root = new Rng(opts.seed >>> 0);
     this.netRng = this.root.fork("network");
+    this.crashRng = this.root.fork("crash");
     this.states = this.nodes.map((id, index) => ({
       id,
       index,
@@ -586,10 +595,17 @@ export class SimCluster {
   private clientInput(ev: SimEvent): void {
     const s = this.states[ev.node]!;
     const h = this.hash;
-    if (s.core === undefined) {
+    const id = (ev.payload as { id: string }).id;
+    const at = this.pendingAt.get(id);
+    if (s.core === undefined || (at !== undefined && at.gen !== s.gen)) {
       h.u32(T_DROP);
       h.u32(ev.kind);
       h.u32(ev.node);
+      // Sent on a connection of an earlier incarnation: crash() already told the client it closed. Sent while the
+      // node was down: the connection was refused, so the request certainly did not take effect.
+      if (at !== undefined && at.gen === s.gen) {
+        this.refuseClient(s, id, "KV_UNAVAILABLE", `cannot reach ${s.id}: connection refused`);
+      }
       return;
     }
     if (s.pausedUntil !== 0) {
@@ -640,6 +656,21 @@ export class SimCluster {
     return new SimulationError(this.seed, s.id, this.clock, what, e);
   }
 
+  /** refuseClient answers a pending request from the client side (its connection was refused or closed). */
+  private refuseClient(
+    s: NodeState,
+    id: string,
+    code: "KV_ABORTED" | "KV_UNAVAILABLE",
+    message: string,
+  ): void {
+    this.push(this.clock + this.net.clientDelayMs, REPLY, s.index, -1, {
+      id,
+      ok: false,
+      error: { code, message },
+      meta: { node: s.id },
+    } satisfies ClientReply);
+  }
+
   private replyArrived(reply: ClientReply): void {
     const cb = this.pending.get(reply.id);
     const h = this.hash;
@@ -648,6 +679,7 @@ export class SimCluster {
     h.time(this.clock);
     if (cb === undefined) return; // cancelled (deadline passed) or a duplicate
     this.pending.delete(reply.id);
+    this.pendingAt.delete(reply.id);
     this.counters.replies++;
     cb(reply);
   }
@@ -667,6 +699,7 @@ export class SimCluster {
     const i = this.nodeIndex(node);
     const id = `r${++this.requestCounter}`;
     this.pending.set(id, onReply);
+    this.pendingAt.set(id, { node: i, gen: this.states[i]!.gen });
     this.push(this.clock + this.net.clientDelayMs, REQUEST, i, -1, { ...req, id });
     return id;
   }
@@ -674,6 +707,7 @@ export class SimCluster {
   /** cancel forgets a submitted request: its reply, if one comes, is ignored. */
   cancel(id: string): void {
     this.pending.delete(id);
+    this.pendingAt.delete(id);
   }
 
   /** request sends a client request and runs the event loop until its reply or the deadline. */
@@ -703,6 +737,7 @@ export class SimCluster {
     this.pending.set(id, (r) => {
       result = r;
     });
+    this.pendingAt.set(id, { node: i, gen: this.states[i]!.gen });
     this.push(this.clock + this.net.clientDelayMs, ADMIN, i, -1, { ...cmd, id });
     const ok = this.runUntil(() => result !== undefined, opts.deadlineMs ?? this.defaultDeadlineMs);
     if (!ok) this.cancel(id);
@@ -774,17 +809,32 @@ export class SimCluster {
     h.time(x);
   }
 
-  /** crash discards the node's core, its unpersisted batches and queued input; its disk survives. */
+  /**
+   * crash discards the node's core, its unpersisted batches and queued input; its disk survives. As with a real
+   * kill -9, the clients' connections to the node close: every request sent to it and not yet answered ends with
+   * KV_ABORTED at its client (the request may or may not have taken effect), and the client may retry it.
+   */
   crash(node: string): void {
     const s = this.states[this.nodeIndex(node)]!;
     if (s.core === undefined) return;
     s.core = undefined;
+    const gen = s.gen;
     s.gen++;
     s.pausedUntil = 0;
     s.inbox = [];
+    // The batch being synced may already be in the kernel's page cache, which a killed process does not take with
+    // it: half the time it is on disk after the crash although the replies and messages waiting for its sync were
+    // never released. Later batches had not been written yet (a node writes one batch at a time).
+    const syncing = s.persistQueue.find((b) => b.persist.length > 0);
+    if (syncing !== undefined && this.crashRng.chance(0.5)) this.applyPersist(s, syncing.persist);
     s.persistQueue = [];
     this.counters.crashes++;
     this.traceFault(T_CRASH, s.index);
+    for (const [id, at] of this.pendingAt) {
+      if (at.node === s.index && at.gen === gen) {
+        this.refuseClient(s, id, "KV_ABORTED", `connection to ${s.id} closed with the request in flight`);
+      }
+    }
   }
 
   /** restart creates a fresh core from the node's disk, with a fresh rng stream `node:<id>:<incarnation>`. */

@@ -161,6 +161,8 @@ export interface SimResult {
   workload: WorkloadSpec;
   plan: WorkloadPlan;
   recoveryMs: number;
+  /** Virtual ms a persist batch took to become durable in this run (0: at once). */
+  persistLatencyMs: number;
   /** Per node, `core.dump()` after recovery (when the core has `dump`). */
   finalState: Record<string, Record<string, string[]>>;
   stats: SimStats;

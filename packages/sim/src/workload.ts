@@ -1,13 +1,18 @@
 import {
+  type AttemptDecision,
   type ClientReply,
+  ClientOp,
   type ClientRequest,
   type HistoryEvent,
   type HistoryF,
-  isDefinite,
-  isKvErrorCode,
+  historyArgument,
+  historyCompletion,
+  KvError,
+  nextBackoffMs,
   OP_TO_F,
   type RequestOptions,
   type Rng,
+  type WriteRetry,
 } from "@consistency-lab/kv";
 import type { SimCluster } from "./sim-cluster.js";
 import type { PlannedOp, WorkloadPlan, WorkloadSpec } from "./types.js";
@@ -82,17 +87,18 @@ export interface WorkloadOptions {
   requestOptions: RequestOptions | undefined;
   history: HistoryEvent[];
   rng: Rng;
+  /** The engine's write-retry policy (EngineDefinition.writeRetry); default anywhere. */
+  writeRetry?: WriteRetry;
+}
+
+/** nextBackoff is the real client's backoff (kv nextBackoffMs) at microsecond resolution, drawn from `rng`. */
+function nextBackoff(rng: Rng, prev: number): number {
+  return Math.round(nextBackoffMs(prev, () => rng.next()) * 1000) / 1000;
 }
 
 /** timeNs is the history time of virtual ms `ms`. */
 export function timeNs(ms: number): number {
   return Math.round(ms * 1e6);
-}
-
-function historyValue(op: PlannedOp["op"], value: string | undefined, expected: string | null): unknown {
-  if (op === "put") return value;
-  if (op === "cas") return [expected, value];
-  return null;
 }
 
 /** Completion is how an op ended: type, and the read value / siblings, error code and serving node. */
@@ -166,7 +172,7 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
     const f: HistoryF = OP_TO_F[p.op];
     const expected =
       p.op === "cas" ? (p.expected !== undefined ? p.expected : (cl.lastSeen.get(p.key) ?? null)) : null;
-    const value = historyValue(p.op, p.value, expected);
+    const value = historyArgument(p.op, p.value, expected);
     history.push({
       process: cl.process,
       type: "invoke",
@@ -192,6 +198,12 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
     if (options !== undefined) req.options = options;
     const deadline = c.now + spec.deadlineMs;
     let currentId = "";
+    /** True while an attempt is sent and unanswered. */
+    let sent = false;
+    // The real client's retry policy, shared with packages/client: the simulator retries exactly as it does.
+    const attempt = new ClientOp({ op: p.op, sessions: true, writeRetry: o.writeRetry ?? "anywhere" });
+    let appliedAt: string | undefined;
+    let backoff = 0;
 
     const complete = (ev: Completion) => {
       cl.inflight = 0;
@@ -199,73 +211,71 @@ export function startWorkload(o: WorkloadOptions): WorkloadRun {
       c.after(think(), () => nextOp(cl));
     };
 
+    const succeed = (reply: ClientReply, node: string) => {
+      if (reply.context !== undefined) cl.contexts.set(p.key, reply.context);
+      const done = historyCompletion(p.op, reply);
+      if (done.type === "ok") {
+        if (p.op === "get") {
+          if (done.values === undefined) cl.lastSeen.set(p.key, done.value as string | null);
+        } else cl.lastSeen.set(p.key, p.op === "delete" ? null : (p.value ?? null));
+      }
+      const ev: Completion = { type: done.type, node };
+      if (done.values !== undefined) ev.values = done.values;
+      else if (done.value !== undefined) ev.value = done.value;
+      complete(ev);
+    };
+
+    const decide = (d: AttemptDecision, node: string) => {
+      if (d.kind === "done") {
+        succeed(d.reply, node);
+        return;
+      }
+      if (d.kind === "end") {
+        complete({ type: d.type, error: d.error.code, node });
+        return;
+      }
+      if (attempt.maybeApplied && appliedAt === undefined) appliedAt = attempt.appliedAt;
+      const t = d.target;
+      if (t.to === "same" && appliedAt !== undefined) {
+        cl.node = appliedAt;
+        backoff = nextBackoff(rng, backoff);
+      } else if (t.to === "hint" && t.node !== cl.node && nodes.includes(t.node)) {
+        cl.node = t.node;
+        backoff = 0;
+      } else {
+        cl.node = nodes[(nodes.indexOf(cl.node) + 1) % nodes.length]!;
+        backoff = nextBackoff(rng, backoff);
+      }
+      if (c.now + backoff >= deadline) return; // the deadline timer ends the op
+      if (backoff > 0) c.after(backoff, send);
+      else send();
+    };
+
     const onReply = (reply: ClientReply) => {
       if (cl.inflight !== opNo) return;
+      sent = false;
       if (reply.token !== undefined) cl.token = reply.token;
-      const node = reply.meta?.node ?? cl.node;
-      const err = reply.error;
-      if (err !== undefined) {
-        const hint = err.leader;
-        if (
-          err.code === "KV_NOT_LEADER" &&
-          hint !== undefined &&
-          hint !== cl.node &&
-          nodes.includes(hint) &&
-          c.now < deadline
-        ) {
-          cl.node = hint;
-          send();
-          return;
-        }
-        const definite = isKvErrorCode(err.code) ? isDefinite(err.code) : false;
-        complete({ type: definite ? "fail" : "info", error: err.code, node });
-        return;
-      }
-      if (!reply.ok) {
-        complete({ type: "info", error: "KV_PROTOCOL", node });
-        return;
-      }
-      if (reply.context !== undefined) cl.contexts.set(p.key, reply.context);
-      switch (p.op) {
-        case "get": {
-          const values = reply.values;
-          if (values !== undefined && values.length > 1) {
-            complete({ type: "ok", values: [...values], node });
-          } else {
-            const v = values !== undefined && values.length === 1 ? values[0]! : (reply.value ?? null);
-            cl.lastSeen.set(p.key, v);
-            complete({ type: "ok", value: v, node });
-          }
-          return;
-        }
-        case "put":
-          cl.lastSeen.set(p.key, p.value ?? null);
-          complete({ type: "ok", node });
-          return;
-        case "delete":
-          cl.lastSeen.set(p.key, null);
-          complete({ type: "ok", node });
-          return;
-        case "cas":
-          if (reply.swapped === true) {
-            cl.lastSeen.set(p.key, p.value ?? null);
-            complete({ type: "ok", node });
-          } else {
-            complete({ type: "fail", node });
-          }
-          return;
-      }
+      decide(attempt.replied(reply, cl.node), reply.meta?.node ?? cl.node);
     };
 
     const send = () => {
+      if (cl.inflight !== opNo) return;
       if (cl.token !== undefined) req.session = { clientId: cl.clientId, seq: cl.seq, token: cl.token };
+      sent = true;
       currentId = c.submit(cl.node, req, onReply);
     };
 
     c.at(deadline, () => {
       if (cl.inflight !== opNo) return;
       c.cancel(currentId);
-      complete({ type: "info", error: "KV_TIMEOUT", node: cl.node });
+      const d = sent
+        ? attempt.sendFailed(new KvError("KV_TIMEOUT", "no reply before the deadline"), cl.node)
+        : attempt.expired();
+      complete(
+        d.kind === "end"
+          ? { type: d.type, error: d.error.code, node: cl.node }
+          : { type: "info", error: "KV_TIMEOUT", node: cl.node },
+      );
       // Like a client library failing over after a timeout: without it, clients bound to a dead node would
       // time out until a random switch, and liveness after a leader crash would hardly be exercised.
       if (nodes.length > 1) cl.node = rng.pick(nodes.filter((x) => x !== cl.node));
