@@ -1,3 +1,4 @@
+export * from "./client-op.js";
 export * from "./clocks/index.js";
 export * from "./engine.js";
 export * from "./engine-options.js";
@@ -10,4 +11,3 @@ export * from "./rng.js";
 export * from "./supports.js";
 export * from "./types.js";
 export * from "./validate.js";
-export * from "./client-op.js";

@@ -1,7 +1,7 @@
 import {
   type AttemptDecision,
-  type ClientReply,
   ClientOp,
+  type ClientReply,
   type ClientRequest,
   type HistoryEvent,
   type HistoryF,
