@@ -1,4 +1,4 @@
-import { causalBrokenNoDeps, causalEngine } from "@consistency-lab/causal";
+import { causalBrokenNoDeps, causalBrokenRetryAnywhere, causalEngine } from "@consistency-lab/causal";
 import { memoryBrokenLaggingReplica } from "@consistency-lab/conformance";
 import { type EngineDefinition, memoryEngine } from "@consistency-lab/kv";
 import {
@@ -8,7 +8,11 @@ import {
 } from "@consistency-lab/multi-leader";
 import { quorumBrokenDropHints, quorumBrokenReadRepair, quorumEngine } from "@consistency-lab/quorum";
 import { raftBrokenEngines, raftEngine } from "@consistency-lab/raft";
-import { singleLeaderBrokenNoFencing, singleLeaderEngine } from "@consistency-lab/single-leader";
+import {
+  singleLeaderBrokenNoFencing,
+  singleLeaderBrokenRetryTwice,
+  singleLeaderEngine,
+} from "@consistency-lab/single-leader";
 
 /**
  * The engine registry: every engine and deliberately broken variant the CLI, the node runtime and the bench can
@@ -25,7 +29,9 @@ const ENGINES: EngineDefinition<any>[] = [
   quorumBrokenReadRepair,
   quorumBrokenDropHints,
   causalBrokenNoDeps,
+  causalBrokenRetryAnywhere,
   singleLeaderBrokenNoFencing,
+  singleLeaderBrokenRetryTwice,
   multiLeaderBrokenRingLoop,
   multiLeaderBrokenOutOfOrder,
   memoryBrokenLaggingReplica,

@@ -29,6 +29,8 @@ export const causalEngine: EngineDefinition<CausalMessage> = {
   defaultNodes: 3,
   create: (init: EngineInit) => new CausalCore(init, causalConfig(init.options)),
   supports: causalSupports,
+  // Retries are deduplicated per node only: a write whose reply was lost is retried where it may have landed.
+  writeRetry: () => "same-node",
 };
 
 /**
@@ -41,4 +43,20 @@ export const causalBrokenNoDeps: EngineDefinition<CausalMessage> = {
   description: "causal engine that applies replicated writes without waiting for their dependencies",
   broken: "replicated writes become visible before the writes they depend on (no dependency check)",
   create: (init: EngineInit) => new CausalCore(init, causalConfig(init.options, false)),
+};
+
+/**
+ * causalBrokenRetryAnywhere is the causal engine as it was before it kept a session table: a write whose reply was
+ * lost is retried at another node, where it becomes a second, independent write — and the first copy later shows
+ * up as a sibling of the session's newer writes (WriteCORead). Found on real processes under kill -9; kept so that
+ * `testdata/scenarios/node-restart.json` is shown to catch it.
+ */
+export const causalBrokenRetryAnywhere: EngineDefinition<CausalMessage> = {
+  ...causalEngine,
+  name: "causal-broken-retry-anywhere",
+  description: "causal engine whose lost-reply writes are retried at any node and applied again",
+  broken:
+    "no per-node session table, retries go anywhere: a retried write is a second write, concurrent with later ones",
+  create: (init: EngineInit) => new CausalCore(init, causalConfig(init.options, true, false)),
+  writeRetry: () => "anywhere",
 };

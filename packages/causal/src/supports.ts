@@ -43,6 +43,7 @@ export function causalSupports(options: EngineOptions): Supports {
         ? "reads return the sibling with the highest Lamport time (node id breaks ties): causal convergence"
         : "reads return every sibling: causal and convergent, not causal convergence (no single arbitration order)",
       "cas compares against the serving node's value and is not atomic across nodes",
+      "a write whose reply was lost is retried only at the node that may have taken it (it answers the retry from its session table); if that node stays down past the client's deadline the write's outcome is unknown (info) and it may surface later as a sibling of the session's newer writes",
     ],
   };
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { anomalyStats, checkGuarantees, type GuaranteeResult, parseHistory } from "@consistency-lab/checker";
 import {
   declaredGuarantees,
@@ -9,7 +10,13 @@ import {
   resolveOptions,
   type Supports,
 } from "@consistency-lab/kv";
-import { runSimulation, type SimConfig, type SimResult } from "@consistency-lab/sim";
+import {
+  parseScenario,
+  runSimulation,
+  type Scenario,
+  type SimConfig,
+  type SimResult,
+} from "@consistency-lab/sim";
 
 /** RunSpec is one engine configuration to simulate under many seeds. */
 export interface RunSpec {
@@ -20,6 +27,7 @@ export interface RunSpec {
   workload?: SimConfig["workload"];
   network?: SimConfig["network"];
   recoveryMs?: number;
+  persistLatencyMs?: number;
   plan?: SimConfig["plan"];
   /** Checker time limit per run (linearizability search); past it a guarantee is `unknown`, never ok. */
   timeLimitMs?: number;
@@ -42,6 +50,26 @@ export interface RunCheck {
   stats: ReturnType<typeof anomalyStats>;
 }
 
+/** scenarioSpec turns a scenario file's contents into a RunSpec for `engine` (3 nodes unless it says). */
+export function scenarioSpec(engine: EngineDefinition<any>, scenario: Scenario): RunSpec {
+  const spec: RunSpec = {
+    engine,
+    nodes: scenario.nodes ?? 3,
+    faults: scenario.faults,
+    workload: scenario.workload ?? {},
+  };
+  if (scenario.options !== undefined) spec.options = scenario.options;
+  if (scenario.network !== undefined) spec.network = scenario.network;
+  if (scenario.recoveryMs !== undefined) spec.recoveryMs = scenario.recoveryMs;
+  if (scenario.persistLatencyMs !== undefined) spec.persistLatencyMs = scenario.persistLatencyMs;
+  return spec;
+}
+
+/** loadScenario reads and validates a scenario file (a path or a file URL). */
+export function loadScenario(file: string | URL): Scenario {
+  return parseScenario(readFileSync(file, "utf8"));
+}
+
 /** simConfig builds the simulator config of a spec for one seed. */
 export function simConfig(spec: RunSpec, seed: number): SimConfig {
   const c: SimConfig = { engine: spec.engine, seed };
@@ -51,6 +79,7 @@ export function simConfig(spec: RunSpec, seed: number): SimConfig {
   if (spec.workload !== undefined) c.workload = spec.workload;
   if (spec.network !== undefined) c.network = spec.network;
   if (spec.recoveryMs !== undefined) c.recoveryMs = spec.recoveryMs;
+  if (spec.persistLatencyMs !== undefined) c.persistLatencyMs = spec.persistLatencyMs;
   if (spec.plan !== undefined) c.plan = spec.plan;
   return c;
 }

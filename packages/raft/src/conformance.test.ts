@@ -1,12 +1,12 @@
-import { readFileSync } from "node:fs";
 import {
   conformanceSuite,
   defaultSeeds,
   findViolation,
+  loadScenario,
   replayCommand,
   runSeed,
+  scenarioSpec,
 } from "@consistency-lab/conformance";
-import { parseScenario, type Scenario } from "@consistency-lab/sim";
 import { describe, expect, it } from "vitest";
 import {
   raftBrokenEarlyCommit,
@@ -61,15 +61,7 @@ describe("deliberately broken variants are caught", () => {
   }
 });
 
-const scenario = (name: string): Scenario =>
-  parseScenario(readFileSync(new URL(`../testdata/scenarios/${name}`, import.meta.url), "utf8"));
-const scenarioSpec = (engine: typeof raftEngine, sc: Scenario) => ({
-  engine,
-  nodes: sc.nodes ?? 3,
-  faults: sc.faults,
-  workload: sc.workload ?? {},
-  ...(sc.options === undefined ? {} : { options: sc.options }),
-});
+const scenario = (name: string) => loadScenario(new URL(`../testdata/scenarios/${name}`, import.meta.url));
 
 describe("scenario files (testdata/scenarios)", () => {
   for (const name of ["cluster-restart.json", "leader-churn.json", "figure8.json"]) {

@@ -172,6 +172,7 @@ export const scenarioSchema: object = {
     workload: { type: "object", additionalProperties: false, properties: workloadProperties },
     network: { type: "object", additionalProperties: false, properties: networkProperties },
     recoveryMs: ms,
+    persistLatencyMs: { ...ms, description: "virtual ms a persist batch takes to become durable" },
     faults: { type: "array", items: { oneOf: FAULT_STEP_KEYS.map(stepSchema) } },
   },
 };
@@ -390,6 +391,7 @@ export function scenarioToConfig(
   if (scenario.workload !== undefined) config.workload = { ...scenario.workload };
   if (scenario.network !== undefined) config.network = { ...scenario.network };
   if (scenario.recoveryMs !== undefined) config.recoveryMs = scenario.recoveryMs;
+  if (scenario.persistLatencyMs !== undefined) config.persistLatencyMs = scenario.persistLatencyMs;
   return { ...config, ...overrides };
 }
 

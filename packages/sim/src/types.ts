@@ -93,6 +93,8 @@ export interface Scenario {
   workload?: Partial<WorkloadSpec>;
   network?: Partial<NetworkConfig>;
   recoveryMs?: number;
+  /** Virtual ms a persist batch takes to become durable (see SimConfig.persistLatencyMs). */
+  persistLatencyMs?: number;
   faults: FaultStep[];
 }
 

@@ -51,3 +51,17 @@ export const singleLeaderBrokenNoFencing: EngineDefinition<SingleLeaderMessage> 
   supports: singleLeaderSupports,
   requestOptions,
 };
+
+/**
+ * singleLeaderBrokenRetryTwice is the single-leader engine as it was before it kept client sessions: a write retried
+ * after its reply was lost (the leader was killed and restarted, the connection dropped) is appended again, so an
+ * overwritten value can come back. Found on real processes under kill -9; kept so that
+ * `testdata/scenarios/leader-restart.json` is shown to catch it.
+ */
+export const singleLeaderBrokenRetryTwice: EngineDefinition<SingleLeaderMessage> = {
+  ...singleLeaderEngine,
+  name: "single-leader-broken-retry-twice",
+  description: "single-leader without client sessions: a retried write is applied twice",
+  broken: "no exactly-once sessions: a write retried after a leader restart is applied a second time",
+  create: (init) => new SingleLeaderCore(init, { sessions: false }),
+};

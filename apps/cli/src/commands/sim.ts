@@ -147,6 +147,7 @@ function runSimCommand(flags: SimFlags): void {
     if (c.network) spec.network = c.network;
     if (c.plan) spec.plan = c.plan;
     if (c.recoveryMs !== undefined) spec.recoveryMs = c.recoveryMs;
+    if (c.persistLatencyMs !== undefined) spec.persistLatencyMs = c.persistLatencyMs;
     seeds = [c.seed];
   } else {
     if (!flags.engine) throw new UsageError("--engine is required (or --list, or --replay FILE)");
@@ -181,6 +182,8 @@ function runSimCommand(flags: SimFlags): void {
       if (sc.nodes !== undefined) spec.nodes = sc.nodes;
       Object.assign(workload, sc.workload ?? {});
       if (sc.network) spec.network = sc.network;
+      if (sc.recoveryMs !== undefined) spec.recoveryMs = sc.recoveryMs;
+      if (sc.persistLatencyMs !== undefined) spec.persistLatencyMs = sc.persistLatencyMs;
     }
     options = { ...options, ...cliOptions };
     try {
@@ -273,6 +276,7 @@ function specToConfig(spec: RunSpec): Omit<SimConfig, "seed"> {
   if (spec.network) c.network = spec.network;
   if (spec.plan) c.plan = spec.plan;
   if (spec.recoveryMs !== undefined) c.recoveryMs = spec.recoveryMs;
+  if (spec.persistLatencyMs !== undefined) c.persistLatencyMs = spec.persistLatencyMs;
   return c;
 }
 

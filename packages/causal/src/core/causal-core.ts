@@ -29,6 +29,7 @@ import type { CausalConfig } from "./options.js";
 /** Record keys on disk. One atomic batch per Ready keeps them consistent with each other. */
 const KEY_PREFIX = "k/";
 const OUT_PREFIX = "o/";
+const SESSION_PREFIX = "s/";
 const APPLIED = "applied";
 
 /** outKey pads the seq so the records of the out-log sort in seq order on disk. */
@@ -75,6 +76,14 @@ export interface CausalState {
   /** Writes received before their dependencies, per origin, by seq. Volatile: the origin retransmits. */
   buffer: Map<NodeId, Map<number, ReplicatedWrite>>;
   waiting: Waiting[];
+  /**
+   * The last write each client session made AT THIS NODE: its seq and the reply it got, persisted with the write.
+   * A write retried here with the same seq (its reply was lost: a crash, a dropped connection) gets that reply
+   * again instead of a second write. Clients retry such a write only at the node that took it (the engine's
+   * `writeRetry` is `same-node`): another node cannot know what this one accepted, and a second copy there would be
+   * a different write, concurrent with the client's later ones.
+   */
+  sessions: Map<string, SessionRecord>;
   /** Broken variant only: seqs per origin already made visible ahead of their dependencies. */
   early: Map<NodeId, number>;
   dirtyKeys: Set<string>;
@@ -90,6 +99,12 @@ export interface CausalState {
     dropped: number;
     malformed: number;
   };
+}
+
+/** SessionRecord is a session's last write at this node and its reply (without the request id). */
+export interface SessionRecord {
+  seq: number;
+  reply: Omit<ClientReply, "id">;
 }
 
 /**
@@ -123,6 +138,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
       catchUp: new Map(),
       buffer: new Map(),
       waiting: [],
+      sessions: new Map(),
       early: new Map(),
       dirtyKeys: new Set(),
       appliedDirty: false,
@@ -150,6 +166,8 @@ export class CausalCore implements EngineCore<CausalMessage> {
         }
       } else if (k.startsWith(OUT_PREFIX)) {
         if (isReplicatedWrite(v) && v.origin === this.id) this.s.outLog.push(v);
+      } else if (k.startsWith(SESSION_PREFIX)) {
+        if (isSessionRecord(v)) this.s.sessions.set(k.slice(SESSION_PREFIX.length), v);
       }
     }
     this.s.outLog.sort((a, b) => a.seq - b.seq);
@@ -178,6 +196,14 @@ export class CausalCore implements EngineCore<CausalMessage> {
       if (req.options?.context !== undefined) decodeContext(req.options.context);
     } catch (e) {
       this.replies(errorReply(req.id, asKvError(e), this.meta()));
+      return;
+    }
+    if (
+      req.op !== "get" &&
+      req.session !== undefined &&
+      this.cfg.sessionTable &&
+      this.answerRetry(req, req.session)
+    ) {
       return;
     }
     if (vvDominates(this.s.applied, need)) {
@@ -293,7 +319,9 @@ export class CausalCore implements EngineCore<CausalMessage> {
       case "put":
       case "delete": {
         const context = this.write(req.key, req.op === "put" ? req.value! : null, ctx);
-        this.replies(this.withToken({ id: req.id, ok: true, context, meta: this.meta() }));
+        const reply = this.withToken({ id: req.id, ok: true, context, meta: this.meta() });
+        this.remember(req, reply);
+        this.replies(reply);
         return;
       }
       case "cas": {
@@ -306,7 +334,10 @@ export class CausalCore implements EngineCore<CausalMessage> {
           req.expected === null ? values.length === 0 : values.length === 1 && values[0] === req.expected;
         const reply: ClientReply = { id: req.id, ok: true, swapped, meta: this.meta() };
         // The compare read this node's whole state of the key, so a swap supersedes all of it.
-        if (swapped) reply.context = this.write(req.key, req.value!, undefined);
+        if (swapped) {
+          reply.context = this.write(req.key, req.value!, undefined);
+          this.remember(req, reply);
+        }
         this.replies(this.withToken(reply));
         return;
       }
@@ -347,6 +378,36 @@ export class CausalCore implements EngineCore<CausalMessage> {
     }
     this.settleWaiting();
     return vvEncode(vvMerge(covered, { [this.id]: vvGet(dvvJoin(clock), this.id) }));
+  }
+
+  /** answerRetry answers a write this session already made here; true when it did. */
+  private answerRetry(req: ClientRequest, session: NonNullable<ClientRequest["session"]>): boolean {
+    const prev = this.s.sessions.get(session.clientId);
+    if (prev === undefined || session.seq > prev.seq) return false;
+    if (session.seq < prev.seq) {
+      // The client has moved on to a later op: nobody waits for this reply.
+      this.replies(
+        errorReply(
+          req.id,
+          new KvError("KV_ABORTED", "a later write of this session was applied"),
+          this.meta(),
+        ),
+      );
+      return true;
+    }
+    this.s.counters.duplicates++;
+    // The current token: it covers everything applied here, the first attempt's write included.
+    this.replies(this.withToken({ ...prev.reply, id: req.id }));
+    return true;
+  }
+
+  /** remember records a session's write and its reply, persisted in the same batch as the write. */
+  private remember(req: ClientRequest, reply: ClientReply): void {
+    if (req.session === undefined) return;
+    const { id: _id, token: _token, ...rest } = reply;
+    const rec: SessionRecord = { seq: req.session.seq, reply: rest };
+    this.s.sessions.set(req.session.clientId, rec);
+    this.s.outPersist.push({ type: "put", key: SESSION_PREFIX + req.session.clientId, value: rec });
   }
 
   private withToken(reply: ClientReply): ClientReply {
@@ -557,6 +618,14 @@ function decodeContext(context: string): VersionVector {
   } catch {
     throw new KvError("KV_INVALID_ARGUMENT", "context is not a causal context returned by this engine");
   }
+}
+
+function isSessionRecord(x: unknown): x is SessionRecord {
+  if (typeof x !== "object" || x === null) return false;
+  const r = x as SessionRecord;
+  return (
+    Number.isSafeInteger(r.seq) && typeof r.reply === "object" && r.reply !== null && r.reply.ok === true
+  );
 }
 
 function asKvError(e: unknown): KvError {

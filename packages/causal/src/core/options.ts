@@ -60,10 +60,15 @@ export interface CausalConfig {
    * Not an option a user can set.
    */
   checkDeps: boolean;
+  /**
+   * False only in the broken variant that forgets which writes its sessions made (so a retry is a second write).
+   * Not an option a user can set.
+   */
+  sessionTable: boolean;
 }
 
 /** causalConfig types resolved engine options, falling back to the defaults for anything missing. */
-export function causalConfig(o: EngineOptions, checkDeps = true): CausalConfig {
+export function causalConfig(o: EngineOptions, checkDeps = true, sessionTable = true): CausalConfig {
   const num = (name: string, min: number): number => {
     const v = o[name];
     const d = CAUSAL_OPTIONS.find((s) => s.name === name)!.default as number;
@@ -77,5 +82,6 @@ export function causalConfig(o: EngineOptions, checkDeps = true): CausalConfig {
     maxBatch: Math.floor(num("maxBatch", 1)),
     maxBuffered: Math.floor(num("maxBuffered", 1)),
     checkDeps,
+    sessionTable,
   };
 }

@@ -9,6 +9,14 @@ export interface LogEntry {
   epoch: number;
   key?: string;
   value?: string | null;
+  /**
+   * The client session that wrote it (`clientId`, `seq`), so a retried write is recognised on every replica and
+   * after a restart: the log is the session table (Raft thesis §6.3 keeps it in the state machine the same way).
+   */
+  client?: string;
+  seq?: number;
+  /** Set on an entry written by a cas (it swapped: a cas that did not swap writes nothing). */
+  cas?: true;
 }
 
 /** AppendRequest replicates entries after `prevIndex` (whose epoch is `prevEpoch`); empty entries = heartbeat. */

@@ -88,6 +88,12 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   /** Invariant: log[i - 1] is the entry at position i; positions start at 1. */
   private log: LogEntry[] = [];
   private data = new Map<string, string>();
+  /**
+   * The latest write of each client session in the log: its seq and position. A write retried with the same seq
+   * (the client lost the reply: a restart, a dropped connection) is answered from its first position instead of
+   * being applied again — applying it twice would let an overwritten value come back.
+   */
+  private sessions = new Map<string, { seq: number; index: number; cas: boolean }>();
   private now: number;
 
   private lastHeard: number;
@@ -113,12 +119,16 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   };
   private counters = { rolledBack: 0, fenced: 0, elections: 0, timeouts: 0, aborted: 0 };
 
-  constructor(init: EngineInit, overrides: { fencing?: boolean } = {}) {
+  /** False only in the broken variant that applies a retried write again (the bug found on real processes). */
+  private readonly dedupe: boolean;
+
+  constructor(init: EngineInit, overrides: { fencing?: boolean; sessions?: boolean } = {}) {
     this.id = init.id;
     this.members = [...init.peers];
     this.peers = this.members.filter((p) => p !== init.id);
     this.rng = init.rng;
     this.cfg = resolveConfig(init.options, overrides.fencing ?? true);
+    this.dedupe = overrides.sessions ?? true;
     this.now = init.now;
     this.lastHeard = init.now;
     this.restore(init.records);
@@ -166,7 +176,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     this.log.push(e);
     const index = this.log.length;
     this.out.persist.push({ type: "put", key: LOG_PREFIX + index, value: e });
-    this.applyEntry(e);
+    this.applyEntry(e, index);
     return index;
   }
 
@@ -180,15 +190,19 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     this.rebuild();
   }
 
-  private applyEntry(e: LogEntry): void {
+  private applyEntry(e: LogEntry, index: number): void {
     if (e.key === undefined) return;
     if (e.value === null || e.value === undefined) this.data.delete(e.key);
     else this.data.set(e.key, e.value);
+    if (e.client !== undefined && e.seq !== undefined) {
+      this.sessions.set(e.client, { seq: e.seq, index, cas: e.cas === true });
+    }
   }
 
   private rebuild(): void {
     this.data = new Map();
-    for (const e of this.log) this.applyEntry(e);
+    this.sessions = new Map();
+    for (let i = 0; i < this.log.length; i++) this.applyEntry(this.log[i]!, i + 1);
   }
 
   private persistHardState(): void {
@@ -377,6 +391,27 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       this.refuse(req, "KV_NOT_LEADER", "not the leader");
       return;
     }
+    const need = requiredFollowerAcks(this.cfg, w, this.members.length);
+    const prev = req.session === undefined ? undefined : this.sessions.get(req.session.clientId);
+    if (this.dedupe && req.session !== undefined && prev !== undefined && req.session.seq <= prev.seq) {
+      if (req.session.seq < prev.seq) {
+        // The client has moved on to a later op: nobody waits for this reply.
+        this.refuse(req, "KV_ABORTED", "a later write of this session was already applied");
+        return;
+      }
+      // A retry of a write already in the log: acknowledge it once the original position meets the write
+      // concern, exactly as the first attempt would have been.
+      const p: PendingWrite = {
+        id: req.id,
+        index: prev.index,
+        need,
+        deadline: this.now + this.cfg.wTimeoutMs,
+      };
+      if (prev.cas) p.swapped = true;
+      this.pending.push(p);
+      this.maybeAck();
+      return;
+    }
     let entry: LogEntry;
     let swapped: boolean | undefined;
     if (req.op === "cas") {
@@ -396,8 +431,12 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     } else {
       entry = { epoch: this.epoch, key: req.key, value: req.op === "put" ? req.value! : null };
     }
+    if (req.session !== undefined) {
+      entry.client = req.session.clientId;
+      entry.seq = req.session.seq;
+      if (swapped === true) entry.cas = true;
+    }
     const index = this.appendEntry(entry);
-    const need = requiredFollowerAcks(this.cfg, w, this.members.length);
     const p: PendingWrite = { id: req.id, index, need, deadline: this.now + this.cfg.wTimeoutMs };
     if (swapped !== undefined) p.swapped = swapped;
     this.pending.push(p);
