@@ -321,3 +321,23 @@ export function kvStoreSuite(t: TestApi, name: string, factory: () => Promise<Kv
     });
   });
 }
+
+/**
+ * scenarioHolds asserts that a scenario keeps every declared guarantee on each workload seed and makes progress
+ * (some op succeeds): the check every engine's scenario files get for the correct engine.
+ */
+export function scenarioHolds(
+  t: Pick<TestApi, "expect">,
+  spec: RunSpec,
+  seeds: readonly number[],
+  label = "",
+): void {
+  for (const seed of seeds) {
+    const run = runSeed(spec, seed);
+    t.expect(
+      run.violations.map((v) => v.guarantee),
+      `${label}seed ${seed}`,
+    ).toEqual([]);
+    t.expect(run.result.stats.ok, `${label}seed ${seed}: no progress`).toBeGreaterThan(0);
+  }
+}
