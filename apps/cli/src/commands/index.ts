@@ -5,6 +5,7 @@ import { registerCheck } from "./check.js";
 import { registerCluster } from "./cluster.js";
 import { registerFault } from "./fault.js";
 import { registerKv } from "./kv.js";
+import { registerNemesis } from "./nemesis.js";
 import { registerNode } from "./node.js";
 import { registerSim } from "./sim.js";
 import { registerStatus } from "./status.js";
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerFault(program);
   registerAdmin(program);
   registerCheck(program);
+  registerNemesis(program);
 }

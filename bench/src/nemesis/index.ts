@@ -1,0 +1,15 @@
+export { faketimeSpec, NodeProcs, type Skew } from "./procs.js";
+export { DEFAULT_MIX, type Mix, type NemesisOptions, type NemesisSummary, runNemesis } from "./run.js";
+export {
+  FAULT_KINDS,
+  type FaultKind,
+  type InjectedFault,
+  type PlannedFault,
+  parseFaults,
+  parseScheduleFile,
+  parseTarget,
+  pickTargets,
+  planSchedule,
+  type ScheduleFile,
+  type Target,
+} from "./schedule.js";
