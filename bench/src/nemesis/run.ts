@@ -12,7 +12,7 @@ import {
 } from "@consistency-lab/kv";
 import type { Launcher } from "../cluster.js";
 import { makeClient, uniqueValue } from "../load.js";
-import { heal, leaderOf, partition, rotated, sleep } from "../scenarios/common.js";
+import { heal, leaderOf, partition, rotated, sleep, statuses } from "../scenarios/common.js";
 import { NodeProcs } from "./procs.js";
 import {
   type FaultKind,
@@ -62,6 +62,8 @@ export interface NemesisSummary {
   nodes: number;
   seed: number;
   durationS: number;
+  /** How long checking the history took. */
+  checkSeconds: number;
   ops: { total: number; ok: number; fail: number; info: number; final: number };
   faults: InjectedFault[];
   /** Nodes that exited without being killed by the nemesis (a crash is a failure in itself). */
@@ -88,7 +90,6 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
   const options = resolveOptions(o.engine.options, o.options);
   const supports = o.engine.supports(options);
   const declared = declaredGuarantees(supports);
-  const leaderBased = supports.availability !== "all";
   const procs = await NodeProcs.start(o.launcher, {
     engine: o.engine.name,
     nodes: o.nodes,
@@ -100,8 +101,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
   const history: HistoryEvent[] = [];
   const injected: InjectedFault[] = [];
   const crashes: NemesisSummary["crashes"] = [];
-  const t0 = performance.now();
-  const t0ns = Number(process.hrtime.bigint());
+  let t0 = performance.now();
+  let t0ns = Number(process.hrtime.bigint());
   const now = () => Math.round(performance.now() - t0);
   procs.onUnexpectedExit = (node, how) => {
     crashes.push({ node, how, atMs: now() });
@@ -109,8 +110,11 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
   };
   let nextProcess = 0;
   try {
-    if (leaderBased) await waitLeader(procs, 15_000);
-    const end = performance.now() + o.durationMs;
+    await waitLeader(procs, 15_000);
+    // Fault times count from here, when the cluster serves and the workload starts.
+    t0 = performance.now();
+    t0ns = Number(process.hrtime.bigint());
+    const end = t0 + o.durationMs;
     const keys = Array.from({ length: o.keys }, (_, i) => `k${i}`);
     const total = o.mix.put + o.mix.get + o.mix.cas;
     const clients = Array.from({ length: o.clients }, async (_, ci) => {
@@ -165,7 +169,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
 
     // Heal everything and bring every node up as it was configured, then let the cluster settle.
     await healAll(procs);
-    if (leaderBased) await waitLeader(procs, 15_000);
+    await waitLeader(procs, 15_000);
     await sleep(o.quiesceMs);
     for (const [i, ep] of procs.endpoints.entries()) {
       const c: KvClient = makeClient(procs, [ep], {
@@ -184,9 +188,11 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     process.removeListener("exit", killOnExit);
   }
 
+  const checkStart = performance.now();
   const ops = parseHistory(history);
   measureRecovery(injected, ops, t0ns);
   const results = checkGuarantees(ops, declared, { timeLimitMs: o.checkTimeLimitMs });
+  const checkSeconds = Math.round(performance.now() - checkStart) / 1000;
   const verdicts = Object.fromEntries(results.map((r) => [r.guarantee, r.verdict]));
   const violations = Object.fromEntries(
     results.filter((r) => r.verdict === "violation").map((r) => [r.guarantee, r.examples.slice(0, 2)]),
@@ -228,6 +234,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     nodes: o.nodes,
     seed: o.seed,
     durationS: o.durationMs / 1000,
+    checkSeconds,
     ops: {
       total: ops.length,
       ok: ops.filter((x) => x.type === "ok").length,
@@ -321,11 +328,20 @@ async function healAll(procs: NodeProcs): Promise<void> {
   await heal(procs).catch(() => undefined);
 }
 
+const ELECTED_ROLES = new Set(["follower", "candidate", "learner"]);
+
+/**
+ * waitLeader waits until every node answers its status and, where nodes are followers or candidates (an engine
+ * with an elected leader), until one of them leads. A leaderless engine's nodes are all up at once.
+ */
 async function waitLeader(procs: NodeProcs, timeoutMs: number): Promise<string | undefined> {
   const until = performance.now() + timeoutMs;
   for (;;) {
-    const l = await leaderOf(procs).catch(() => undefined);
-    if (l || performance.now() > until) return l;
+    const all = await statuses(procs).catch(() => []);
+    const leader = all.find((s) => s.role === "leader")?.id;
+    const up = all.length === procs.ids.length && all.every((s) => s.role !== "unreachable");
+    if (leader || (up && !all.some((s) => ELECTED_ROLES.has(s.role))) || performance.now() > until)
+      return leader;
     await sleep(100);
   }
 }

@@ -90,7 +90,7 @@ export function registerNemesis(program: Command): void {
     .option("--faults <list>", "faults to draw from: kill,pause,partition,skew", "kill,pause")
     .option("--target <who>", "leader, random, minority, or node ids (n1,n2)", "leader")
     .option("--interval <s>", "seconds between faults (each is healed before the next)", "5")
-    .option("--duration <s>", "seconds of workload", "60")
+    .option("--duration <s>", "seconds of workload (default 60, or the schedule's)")
     .option("--seed <n>", "seed for the schedule, targets and workload (default: random, printed)")
     .option("--schedule <file>", "replay the faults of an earlier run's schedule.json")
     .option("--clients <n>", "concurrent clients, one op in flight each", "6")
@@ -218,7 +218,7 @@ export function renderSummary(s: NemesisSummary): string {
     lines.push(`  ${s.verdicts[g] === "ok" ? "ok  " : s.verdicts[g]!.toUpperCase()} ${g}`);
     for (const ex of s.violations[g] ?? []) lines.push(`       ${ex.split("\n").join("\n       ")}`);
   }
-  lines.push(`history ${s.historyFile}`);
+  lines.push(`checked in ${s.checkSeconds} s; history ${s.historyFile}`);
   lines.push(`schedule ${s.scheduleFile} (replay: clab nemesis --schedule ${s.scheduleFile})`);
   lines.push(
     s.valid === true

@@ -1,0 +1,178 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+// These tests run the built command on real node processes, as a user does (`pnpm test` builds first).
+const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "main.js");
+const SOAK = process.env.CLAB_SOAK === "1";
+const root = mkdtempSync(join(tmpdir(), "clab-nemesis-test-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function clab(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    child.once("exit", (code) => done({ code, out, err }));
+  });
+}
+
+interface Summary {
+  valid: boolean | "unknown";
+  declared: string[];
+  verdicts: Record<string, string>;
+  faults: { kind: string; nodes: string[] }[];
+  crashes: unknown[];
+  ops: { ok: number; final: number };
+  historyFile: string;
+  scheduleFile: string;
+}
+
+async function nemesis(name: string, args: string[]) {
+  const out = join(root, name);
+  const r = await clab(["nemesis", ...args, "--out", out, "--json"]);
+  const last = r.out.trim().split("\n").at(-1) ?? "";
+  const summary = last.startsWith("{") ? (JSON.parse(last) as Summary) : undefined;
+  return { ...r, summary };
+}
+
+// Every engine with its default options, then the option sets the issue names; each run is checked against what
+// that engine declares for those options (the summary's `declared`), never against a list written here.
+const CONFIGS: { engine: string; options: string[] }[] = [
+  { engine: "raft", options: [] },
+  { engine: "single-leader", options: [] },
+  { engine: "causal", options: [] },
+  { engine: "multi-leader", options: [] },
+  { engine: "quorum", options: [] },
+  ...(SOAK
+    ? [
+        { engine: "single-leader", options: ["failover=auto"] },
+        { engine: "multi-leader", options: ["conflicts=siblings"] },
+        { engine: "quorum", options: ["r=1", "w=1"] },
+      ]
+    : []),
+];
+const SECONDS = SOAK ? 60 : 15;
+const INTERVAL = SOAK ? 5 : 3;
+const FAULT_MIXES = SOAK ? ["kill,pause", "kill,pause,partition"] : ["kill,pause"];
+
+describe.sequential("clab nemesis on real processes", () => {
+  for (const c of CONFIGS) {
+    for (const faults of FAULT_MIXES) {
+      const label = `${c.engine}${c.options.length ? ` ${c.options.join(",")}` : ""}`;
+      it(`${label}: ${faults} on the leader for ${SECONDS} s keeps every declared guarantee`, async () => {
+        const r = await nemesis(`${c.engine}-${c.options.join("-")}-${faults.replace(/,/g, "-")}`, [
+          "--engine",
+          c.engine,
+          ...c.options.flatMap((o) => ["--option", o]),
+          "--faults",
+          faults,
+          "--target",
+          "leader",
+          "--interval",
+          String(INTERVAL),
+          "--duration",
+          String(SECONDS),
+          "--seed",
+          "7",
+        ]);
+        expect(r.summary, r.err).toBeDefined();
+        const s = r.summary!;
+        const broken = Object.entries(s.verdicts).filter(([, v]) => v !== "ok");
+        expect(
+          broken,
+          `${r.err}\nhistory ${s.historyFile}, replay: clab nemesis --schedule ${s.scheduleFile}`,
+        ).toEqual([]);
+        expect(s.crashes).toEqual([]);
+        expect(r.code).toBe(0);
+        expect(s.valid).toBe(true);
+        expect(s.declared.length).toBeGreaterThan(0);
+        expect(Object.keys(s.verdicts).sort()).toEqual([...s.declared].sort());
+        expect(s.faults.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / INTERVAL) - 1);
+        expect(s.ops.ok).toBeGreaterThan(100);
+        expect(s.ops.final).toBeGreaterThan(0);
+      }, 240_000);
+    }
+  }
+
+  it("catches the single-leader variant that applies a retried write twice: exit 1, history and schedule kept", async () => {
+    const r = await nemesis("broken", [
+      "--engine",
+      "single-leader-broken-retry-twice",
+      "--faults",
+      "kill",
+      "--target",
+      "leader",
+      "--interval",
+      "2",
+      "--duration",
+      "16",
+      "--seed",
+      "3",
+    ]);
+    expect(r.summary, r.err).toBeDefined();
+    expect(r.code).toBe(1);
+    expect(r.summary!.valid).toBe(false);
+    expect(r.summary!.verdicts.linearizable).toBe("violation");
+    expect(existsSync(r.summary!.historyFile)).toBe(true);
+    // The schedule it wrote replays: same engine, the faults on the same nodes.
+    const schedule = JSON.parse(readFileSync(r.summary!.scheduleFile, "utf8")) as {
+      engine: string;
+      faults: { kind: string; target: { nodes: string[] } }[];
+    };
+    expect(schedule.engine).toBe("single-leader-broken-retry-twice");
+    expect(schedule.faults.length).toBe(r.summary!.faults.length);
+    expect(schedule.faults.every((f) => f.kind === "kill" && f.target.nodes.length === 1)).toBe(true);
+  }, 240_000);
+
+  it("replays a schedule file: the same faults hit the same nodes", async () => {
+    const file = join(root, "replay.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        engine: "quorum",
+        options: {},
+        nodes: 3,
+        seed: 5,
+        durationMs: 6000,
+        faults: [
+          { atMs: 1500, kind: "kill", target: { nodes: ["n2"] }, holdMs: 300 },
+          { atMs: 3500, kind: "pause", target: { nodes: ["n3"] }, holdMs: 1000 },
+        ],
+      }),
+    );
+    const r = await nemesis("replay", ["--schedule", file]);
+    expect(r.summary, r.err).toBeDefined();
+    expect(r.code).toBe(0);
+    expect(r.summary!.faults.map((f) => [f.kind, f.nodes])).toEqual([
+      ["kill", ["n2"]],
+      ["pause", ["n3"]],
+    ]);
+  }, 120_000);
+});
+
+describe("clab nemesis arguments", () => {
+  it.each([
+    [["--engine", "nope"], /unknown engine/],
+    [["--engine", "raft", "--faults", "kill,boom"], /--faults must list/],
+    [["--engine", "raft", "--target", "n9"], /--target must be/],
+    [["--engine", "raft", "--target", "n1,n2,n3"], /cannot name every node/],
+    [["--engine", "raft", "--mix", "put=x"], /--mix expects/],
+    [["--engine", "raft", "--option", "nosuch=1"], /nosuch/],
+    [["--engine", "raft", "--duration", "-1"], /--duration must be/],
+    [["--schedule", "/nonexistent/schedule.json"], /--schedule/],
+  ])("%j is refused with exit 2 before any node starts", async (args, message) => {
+    const r = await clab(["nemesis", ...args, "--out", join(root, "bad")]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+  });
+});
