@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
+import { faultsSurvivedTable, readRecords } from "./nemesis/record.js";
 import type { AnomalyRow, AvailabilityRun, BenchResults, LatencyRun, PromiseRow } from "./results.js";
 
 /** The guarantees shown in the promises table, in order, with short column titles. */
@@ -315,6 +316,12 @@ export async function writeComparison(
     availabilityImg,
     "",
     availabilityTable(results.availability),
+    "",
+    "## Faults survived on real processes",
+    "",
+    "From `clab nemesis` runs: a 3-node cluster of real `clab node` processes, six clients (unique puts 50 %, gets 35 %, get-then-cas 15 % on 4 keys), and every 5 s a fault on the current leader (a random node where there is none): `kill -9` then a restart from its data directory, or SIGSTOP for 1.5–3 s. Afterwards everything is healed and restarted, every node is read, and the history is checked against what the engine declares for its options. Time to first write is from the fault's start (or its heal) to the first acknowledged write invoked after it. Each row is one run; rerun one with `clab nemesis --engine E --faults kill,pause --target leader --interval 5 --duration 60 --record docs/results/nemesis`.",
+    "",
+    faultsSurvivedTable(readRecords(join(docsDir, "results", "nemesis"))),
     "",
     "## What it loses: anomalies found by the checker",
     "",

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { type ClusterHandle, freeBasePort, type Launcher } from "../cluster.js";
+import type { NetNamespaces } from "./netns.js";
 
 /** Skew is a clock offset and rate for one node, applied with libfaketime (`faketime -f "+OFFSETs xRATE"`). */
 export interface Skew {
@@ -22,6 +23,23 @@ interface NodeProc {
   child?: ChildProcess;
   paused: boolean;
   skew?: Skew;
+}
+
+/** The libfaketime libraries (the multi-threaded one: Node runs threads), where Debian and others put them. */
+const LIBFAKETIME = [
+  "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+  "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+  "/usr/lib/faketime/libfaketimeMT.so.1",
+  "/usr/local/lib/faketime/libfaketimeMT.so.1",
+];
+
+/**
+ * findLibfaketime returns the libfaketime library to preload, or undefined when it is not installed. The nemesis
+ * preloads it itself instead of running the `faketime` wrapper, which forks: a kill -9 of the wrapper would leave
+ * the node running.
+ */
+export function findLibfaketime(): string | undefined {
+  return LIBFAKETIME.find((p) => existsSync(p));
 }
 
 /** faketimeSpec renders a skew as libfaketime's FAKETIME string: "+1.500s x1.02" (offset, then rate). */
@@ -53,6 +71,8 @@ export class NodeProcs implements ClusterHandle {
     nodes: NodeProc[],
     token: string,
     adminToken: string,
+    /** When set, each node runs in its own network namespace and partitions are cut there. */
+    readonly net?: NetNamespaces,
   ) {
     this.nodes = nodes;
     this.ids = nodes.map((n) => n.id);
@@ -79,10 +99,14 @@ export class NodeProcs implements ClusterHandle {
       dataDir: string;
       tickMs?: number;
       readyTimeoutMs?: number;
+      net?: NetNamespaces;
     },
   ): Promise<NodeProcs> {
     mkdirSync(o.dataDir, { recursive: true });
-    const port = await freeBasePort(o.nodes);
+    // In namespaces every node has its own address and port space; on loopback they need consecutive free ports.
+    const port = o.net ? 7101 : await freeBasePort(o.nodes);
+    const hostOf = (i: number) => (o.net ? o.net.address(i) : "127.0.0.1");
+    const portOf = (i: number) => (o.net ? port : port + i);
     const token = randomBytes(32).toString("hex");
     const adminToken = randomBytes(32).toString("hex");
     const tokenFile = join(o.dataDir, "cluster.token");
@@ -90,7 +114,7 @@ export class NodeProcs implements ClusterHandle {
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     writeFileSync(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
     const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
-    const endpoints = ids.map((_, i) => `ws://127.0.0.1:${port + i}`);
+    const endpoints = ids.map((_, i) => `ws://${hostOf(i)}:${portOf(i)}`);
     const peers = ids.map((p, j) => `${p}=${endpoints[j]}`).join(",");
     const nodes: NodeProc[] = ids.map((id, i) => ({
       id,
@@ -105,7 +129,7 @@ export class NodeProcs implements ClusterHandle {
         "--id",
         id,
         "--listen",
-        `127.0.0.1:${port + i}`,
+        `${hostOf(i)}:${portOf(i)}`,
         "--peers",
         peers,
         "--data",
@@ -121,7 +145,7 @@ export class NodeProcs implements ClusterHandle {
         "--exit-on-stdin-close",
       ],
     }));
-    const procs = new NodeProcs(launcher, o.engine, o.dataDir, nodes, token, adminToken);
+    const procs = new NodeProcs(launcher, o.engine, o.dataDir, nodes, token, adminToken, o.net);
     try {
       await Promise.all(ids.map((id) => procs.startNode(id, o.readyTimeoutMs)));
     } catch (e) {
@@ -152,6 +176,11 @@ export class NodeProcs implements ClusterHandle {
     writeFileSync(join(this.dataDir, "cluster.json"), `${JSON.stringify(file, null, 2)}\n`);
   }
 
+  /** wrap puts a node's command inside its network namespace, when there are namespaces. */
+  private wrap(id: string, command: string, args: string[]): [string, string[]] {
+    return this.net ? this.net.wrap(this.ids.indexOf(id), command, args) : [command, args];
+  }
+
   private node(id: string): NodeProc {
     const n = this.nodes.find((x) => x.id === id);
     if (!n) throw new Error(`unknown node ${id}`);
@@ -179,15 +208,16 @@ export class NodeProcs implements ClusterHandle {
   async startNode(id: string, readyTimeoutMs = 20_000, skew?: Skew): Promise<void> {
     const n = this.node(id);
     if (this.isUp(id)) throw new Error(`node ${id} is already running`);
-    const base = [...this.launcher.args, ...n.argv];
-    const [command, args] = skew
-      ? ["faketime", ["-f", faketimeSpec(skew), this.launcher.command, ...base]]
-      : [this.launcher.command, base];
+    const env: NodeJS.ProcessEnv = { ...process.env, CLAB_LOG_LEVEL: "warn" };
+    if (skew) {
+      const lib = findLibfaketime();
+      if (!lib) throw new Error("skew needs libfaketime (Debian: apt-get install faketime)");
+      env.LD_PRELOAD = lib;
+      env.FAKETIME = faketimeSpec(skew);
+    }
+    const [command, args] = this.wrap(n.id, this.launcher.command, [...this.launcher.args, ...n.argv]);
     const logFd = openSync(n.log, "a");
-    const child = spawn(command as string, args as string[], {
-      stdio: ["pipe", "pipe", logFd],
-      env: { ...process.env, CLAB_LOG_LEVEL: "warn" },
-    });
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", logFd], env });
     n.child = child;
     n.paused = false;
     n.skew = skew;

@@ -13,6 +13,7 @@ import {
 import type { Launcher } from "../cluster.js";
 import { makeClient, uniqueValue } from "../load.js";
 import { heal, leaderOf, partition, rotated, sleep, statuses } from "../scenarios/common.js";
+import { NetNamespaces } from "./netns.js";
 import { NodeProcs } from "./procs.js";
 import {
   type FaultKind,
@@ -50,6 +51,8 @@ export interface NemesisOptions {
   /** Wait after everything is healed and restarted before the final reads. */
   quiesceMs: number;
   checkTimeLimitMs: number;
+  /** Run each node in its own network namespace and cut partitions with nftables (root only). */
+  netns?: boolean;
   /** Where the history, schedule, summary and node logs go. */
   outDir: string;
   /** Progress lines (one per fault). */
@@ -68,6 +71,8 @@ export interface NemesisSummary {
   faults: InjectedFault[];
   /** Nodes that exited without being killed by the nemesis (a crash is a failure in itself). */
   crashes: { node: string; how: string; atMs: number }[];
+  /** Each node's status after the final reads. */
+  finalStatus: Record<string, unknown>[];
   declared: string[];
   verdicts: Record<string, GuaranteeResult["verdict"]>;
   /** The first explanation of each broken guarantee. */
@@ -90,12 +95,20 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
   const options = resolveOptions(o.engine.options, o.options);
   const supports = o.engine.supports(options);
   const declared = declaredGuarantees(supports);
-  const procs = await NodeProcs.start(o.launcher, {
-    engine: o.engine.name,
-    nodes: o.nodes,
-    options: o.options,
-    dataDir: join(o.outDir, "data"),
-  });
+  const net = o.netns ? NetNamespaces.create(o.nodes) : undefined;
+  let procs: NodeProcs;
+  try {
+    procs = await NodeProcs.start(o.launcher, {
+      engine: o.engine.name,
+      nodes: o.nodes,
+      options: o.options,
+      dataDir: join(o.outDir, "data"),
+      ...(net ? { net } : {}),
+    });
+  } catch (e) {
+    net?.remove();
+    throw e;
+  }
   const killOnExit = () => procs.killAllNow();
   process.once("exit", killOnExit);
   const history: HistoryEvent[] = [];
@@ -109,6 +122,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     log(`node ${node} exited on its own (${how})`);
   };
   let nextProcess = 0;
+  let finalStatus: NemesisSummary["finalStatus"] = [];
   try {
     await waitLeader(procs, 15_000);
     // Fault times count from here, when the cluster serves and the workload starts.
@@ -152,7 +166,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
         const leader = f.target === "leader" ? await leaderOf(procs).catch(() => undefined) : undefined;
         const nodes = pickTargets(f.target, procs.ids, leader, rng);
         const startedMs = now();
-        log(`${(startedMs / 1000).toFixed(1)} s: ${describe(f, nodes)}`);
+        log(`${(startedMs / 1000).toFixed(1)} s: ${describe(f, nodes, procs.net !== undefined)}`);
         await inject(procs, f.kind, nodes, f);
         injected.push({
           ...f,
@@ -183,8 +197,11 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
       for (const k of keys) await c.get(k).catch(() => undefined);
       await c.close();
     }
+    // What each node says about itself at the end: the first thing to look at when the final reads disagree.
+    finalStatus = await statuses(procs).catch(() => []);
   } finally {
     await procs.stop();
+    net?.remove();
     process.removeListener("exit", killOnExit);
   }
 
@@ -244,6 +261,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     },
     faults: injected,
     crashes,
+    finalStatus,
     declared,
     verdicts,
     violations,
@@ -263,7 +281,7 @@ function targetOf(t: Target, nodes: string[]): Target {
   return typeof t === "object" ? { nodes } : t;
 }
 
-function describe(f: PlannedFault, nodes: string[]): string {
+function describe(f: PlannedFault, nodes: string[], netns: boolean): string {
   const who = nodes.join(",");
   switch (f.kind) {
     case "kill":
@@ -271,7 +289,7 @@ function describe(f: PlannedFault, nodes: string[]): string {
     case "pause":
       return `SIGSTOP ${who} for ${f.holdMs} ms`;
     case "partition":
-      return `partition ${who} from the rest for ${f.holdMs} ms`;
+      return `partition ${who} from the rest for ${f.holdMs} ms (${netns ? "nftables" : "transport"})`;
     case "skew":
       return `restart ${who} under faketime ${f.skew!.offsetMs} ms x${f.skew!.rate} for ${f.holdMs} ms`;
   }
@@ -293,9 +311,16 @@ async function inject(procs: NodeProcs, kind: FaultKind, nodes: string[], f: Pla
       return;
     case "partition": {
       const rest = procs.ids.filter((id) => !nodes.includes(id));
-      await partition(procs, nodes, rest);
-      await sleep(f.holdMs);
-      await heal(procs);
+      if (procs.net) {
+        const ix = (ids: string[]) => ids.map((id) => procs.ids.indexOf(id));
+        procs.net.cut(ix(nodes), ix(rest));
+        await sleep(f.holdMs);
+        procs.net.heal();
+      } else {
+        await partition(procs, nodes, rest);
+        await sleep(f.holdMs);
+        await heal(procs);
+      }
       return;
     }
     case "skew":
@@ -325,6 +350,7 @@ async function healAll(procs: NodeProcs): Promise<void> {
       if (!procs.isUp(id)) await procs.startNode(id);
     }),
   );
+  procs.net?.heal();
   await heal(procs).catch(() => undefined);
 }
 

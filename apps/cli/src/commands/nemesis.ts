@@ -1,16 +1,19 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   DEFAULT_MIX,
+  findLibfaketime,
   type Mix,
   type NemesisSummary,
+  netnsProblem,
   type PlannedFault,
   parseFaults,
   parseScheduleFile,
   parseTarget,
   planSchedule,
   runNemesis,
+  toRecord,
+  writeRecord,
 } from "@consistency-lab/bench";
 import { parseOptionArgs, resolveOptions } from "@consistency-lab/kv";
 import type { Command } from "commander";
@@ -37,6 +40,8 @@ interface NemesisFlags {
   quiesce: string;
   checkTimeLimit: string;
   out?: string;
+  record?: string;
+  netns?: boolean;
   json?: boolean;
 }
 
@@ -62,15 +67,6 @@ export function parseMix(s: string): Mix {
   }
   if (mix.put + mix.get + mix.cas <= 0) throw new UsageError("--mix must have some op with a share above 0");
   return mix;
-}
-
-function hasFaketime(): boolean {
-  try {
-    execFileSync("faketime", ["-f", "+0s", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -100,7 +96,12 @@ export function registerNemesis(program: Command): void {
     .option("--timeout-ms <ms>", "client request deadline", "2000")
     .option("--quiesce <s>", "seconds to wait after the heal before the final reads", "3")
     .option("--check-time-limit <s>", "time limit of each check; past it the verdict is unknown", "120")
+    .option("--netns", "run each node in its own network namespace; partitions are nftables rules (root)")
     .option("--out <dir>", "where history.jsonl, schedule.json, summary.json and node logs go")
+    .option(
+      "--record <dir>",
+      "also keep the run's trimmed summary for the comparison docs (docs/results/nemesis)",
+    )
     .option("--json", "print the summary as one JSON object")
     .action(async (flags: NemesisFlags) => {
       let replay: ReturnType<typeof parseScheduleFile> | undefined;
@@ -147,7 +148,11 @@ export function registerNemesis(program: Command): void {
           durationMs,
         });
       }
-      if (schedule.some((f) => f.kind === "skew") && !hasFaketime()) {
+      if (flags.netns) {
+        const why = netnsProblem();
+        if (why) throw new UsageError(`--netns: ${why}`);
+      }
+      if (schedule.some((f) => f.kind === "skew") && !findLibfaketime()) {
         throw new UsageError("skew needs libfaketime's faketime command (Debian: apt-get install faketime)");
       }
       const clients = positive("--clients", flags.clients);
@@ -160,6 +165,9 @@ export function registerNemesis(program: Command): void {
       const checkS = positive("--check-time-limit", flags.checkTimeLimit, false);
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
       const outDir = resolve(flags.out ?? join("clab-nemesis", `${engine.name}-${stamp}`));
+      // A run starts from empty data directories: old data would replay old values (values must be unique).
+      if (existsSync(outDir) && readdirSync(outDir).length > 0)
+        throw new UsageError(`--out ${outDir} is not empty; give a new directory`);
       mkdirSync(outDir, { recursive: true });
 
       const say = (s: string) => (flags.json ? process.stderr : process.stdout).write(`${s}\n`);
@@ -188,8 +196,10 @@ export function registerNemesis(program: Command): void {
         quiesceMs: quiesceS * 1000,
         checkTimeLimitMs: checkS * 1000,
         outDir,
+        ...(flags.netns ? { netns: true } : {}),
         log: say,
       });
+      if (flags.record) say(`recorded ${writeRecord(resolve(flags.record), toRecord(summary))}`);
       if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else process.stdout.write(renderSummary(summary));
       process.exitCode = summary.valid === true ? 0 : summary.valid === false ? 1 : 2;
