@@ -71,6 +71,11 @@ export interface NemesisSummary {
   faults: InjectedFault[];
   /** Nodes that exited without being killed by the nemesis (a crash is a failure in itself). */
   crashes: { node: string; how: string; atMs: number }[];
+  /**
+   * When every node first returned the same values for every key, in ms after the final heal (looked at after the
+   * final reads, every 500 ms for up to 10 s; null if never). Diagnostic only: the verdicts use the final reads.
+   */
+  agreement: { agreedAfterMs: number | null; checks: number };
   /** Each node's status after the final reads. */
   finalStatus: Record<string, unknown>[];
   declared: string[];
@@ -123,6 +128,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
   };
   let nextProcess = 0;
   let finalStatus: NemesisSummary["finalStatus"] = [];
+  let agreement: NemesisSummary["agreement"] = { agreedAfterMs: null, checks: 0 };
   try {
     await waitLeader(procs, 15_000);
     // Fault times count from here, when the cluster serves and the workload starts.
@@ -183,6 +189,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
 
     // Heal everything and bring every node up as it was configured, then let the cluster settle.
     await healAll(procs);
+    const healedAt = performance.now();
     await waitLeader(procs, 15_000);
     await sleep(o.quiesceMs);
     for (const [i, ep] of procs.endpoints.entries()) {
@@ -199,6 +206,9 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     }
     // What each node says about itself at the end: the first thing to look at when the final reads disagree.
     finalStatus = await statuses(procs).catch(() => []);
+    // Do the nodes agree, and if not now, a little later? This tells slow convergence from none (these reads are
+    // not part of the checked history).
+    agreement = await watchAgreement(procs, keys, healedAt);
   } finally {
     await procs.stop();
     net?.remove();
@@ -262,6 +272,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     faults: injected,
     crashes,
     finalStatus,
+    agreement,
     declared,
     verdicts,
     violations,
@@ -369,6 +380,38 @@ async function waitLeader(procs: NodeProcs, timeoutMs: number): Promise<string |
     if (leader || (up && !all.some((s) => ELECTED_ROLES.has(s.role))) || performance.now() > until)
       return leader;
     await sleep(100);
+  }
+}
+
+async function watchAgreement(
+  procs: NodeProcs,
+  keys: string[],
+  healedAt: number,
+): Promise<NemesisSummary["agreement"]> {
+  const readers = procs.endpoints.map((ep, i) =>
+    makeClient(procs, [ep], { timeoutMs: 2000, process: -1, pinned: true, clientId: `nemesis-watch-${i}` }),
+  );
+  try {
+    for (let check = 1; check <= 20; check++) {
+      const views = await Promise.all(
+        readers.map(async (c) => {
+          const out: string[] = [];
+          for (const k of keys) {
+            const r = await c.get(k).catch(() => undefined);
+            out.push(r ? JSON.stringify([...(r.values ?? [r.value])].sort()) : "?");
+          }
+          return out.join("|");
+        }),
+      );
+      // Nodes that do not serve reads (followers of a linearizable engine) say "?" and are left out.
+      const known = views.filter((v) => !v.split("|").includes("?"));
+      if (known.length > 0 && known.every((v) => v === known[0]))
+        return { agreedAfterMs: Math.round(performance.now() - healedAt), checks: check };
+      await sleep(500);
+    }
+    return { agreedAfterMs: null, checks: 20 };
+  } finally {
+    await Promise.all(readers.map((c) => c.close()));
   }
 }
 

@@ -94,7 +94,7 @@ export function registerNemesis(program: Command): void {
     .option("--value-bytes <n>", "size of written values", "16")
     .option("--mix <shares>", "op mix: put=N,get=N,cas=N (cas = get then cas)", "put=50,get=35,cas=15")
     .option("--timeout-ms <ms>", "client request deadline", "2000")
-    .option("--quiesce <s>", "seconds to wait after the heal before the final reads", "3")
+    .option("--quiesce <s>", "seconds to wait after the heal before the final reads", "5")
     .option("--check-time-limit <s>", "time limit of each check; past it the verdict is unknown", "120")
     .option("--netns", "run each node in its own network namespace; partitions are nftables rules (root)")
     .option("--out <dir>", "where history.jsonl, schedule.json, summary.json and node logs go")
@@ -224,6 +224,10 @@ export function renderSummary(s: NemesisSummary): string {
   }
   for (const c of s.crashes)
     lines.push(`CRASH: node ${c.node} exited on its own at ${(c.atMs / 1000).toFixed(1)} s (${c.how})`);
+  if (s.declared.includes("convergence"))
+    lines.push(
+      `replicas agreed ${s.agreement.agreedAfterMs === null ? "NEVER (watched 10 s after the final reads)" : `${s.agreement.agreedAfterMs} ms after the final heal`}`,
+    );
   for (const g of s.declared) {
     lines.push(`  ${s.verdicts[g] === "ok" ? "ok  " : s.verdicts[g]!.toUpperCase()} ${g}`);
     for (const ex of s.violations[g] ?? []) lines.push(`       ${ex.split("\n").join("\n       ")}`);
