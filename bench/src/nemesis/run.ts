@@ -72,8 +72,8 @@ export interface NemesisSummary {
   /** Nodes that exited without being killed by the nemesis (a crash is a failure in itself). */
   crashes: { node: string; how: string; atMs: number }[];
   /**
-   * When every node first returned the same values for every key, in ms after the final heal (looked at after the
-   * final reads, every 500 ms for up to 10 s; null if never). Diagnostic only: the verdicts use the final reads.
+   * When every node first returned the same values for every key, in ms after the final heal (looked at every
+   * 200 ms until the quiesce time + 10 s; null if never). Diagnostic only: the verdicts use the final reads.
    */
   agreement: { agreedAfterMs: number | null; checks: number };
   /** Each node's status after the final reads. */
@@ -191,7 +191,11 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     await healAll(procs);
     const healedAt = performance.now();
     await waitLeader(procs, 15_000);
-    await sleep(o.quiesceMs);
+    // Do the nodes agree, and when? This tells slow convergence from none (these reads are not part of the
+    // checked history). The final reads come at the quiesce time, or later if the nodes still disagree then.
+    agreement = await watchAgreement(procs, keys, healedAt, o.quiesceMs + 10_000);
+    const left = o.quiesceMs - (performance.now() - healedAt);
+    if (left > 0) await sleep(left);
     for (const [i, ep] of procs.endpoints.entries()) {
       const c: KvClient = makeClient(procs, [ep], {
         timeoutMs: 2000,
@@ -206,9 +210,6 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     }
     // What each node says about itself at the end: the first thing to look at when the final reads disagree.
     finalStatus = await statuses(procs).catch(() => []);
-    // Do the nodes agree, and if not now, a little later? This tells slow convergence from none (these reads are
-    // not part of the checked history).
-    agreement = await watchAgreement(procs, keys, healedAt);
   } finally {
     await procs.stop();
     net?.remove();
@@ -282,9 +283,11 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisSummary> {
     summaryFile,
   };
   writeFileSync(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
-  // A passing run keeps its history, schedule, summary and logs; the LevelDB directories are only worth keeping
-  // when something broke.
-  if (valid === true) rmSync(join(o.outDir, "data"), { recursive: true, force: true, maxRetries: 3 });
+  // A passing run keeps its history, schedule, summary and node logs (data/nN.log); the LevelDB directories are
+  // only worth keeping when something broke.
+  if (valid === true)
+    for (const id of procs.ids)
+      rmSync(join(o.outDir, "data", id), { recursive: true, force: true, maxRetries: 3 });
   return summary;
 }
 
@@ -387,12 +390,13 @@ async function watchAgreement(
   procs: NodeProcs,
   keys: string[],
   healedAt: number,
+  withinMs: number,
 ): Promise<NemesisSummary["agreement"]> {
   const readers = procs.endpoints.map((ep, i) =>
     makeClient(procs, [ep], { timeoutMs: 2000, process: -1, pinned: true, clientId: `nemesis-watch-${i}` }),
   );
   try {
-    for (let check = 1; check <= 20; check++) {
+    for (let check = 1; ; check++) {
       const views = await Promise.all(
         readers.map(async (c) => {
           const out: string[] = [];
@@ -407,9 +411,9 @@ async function watchAgreement(
       const known = views.filter((v) => !v.split("|").includes("?"));
       if (known.length > 0 && known.every((v) => v === known[0]))
         return { agreedAfterMs: Math.round(performance.now() - healedAt), checks: check };
-      await sleep(500);
+      if (performance.now() - healedAt > withinMs) return { agreedAfterMs: null, checks: check };
+      await sleep(200);
     }
-    return { agreedAfterMs: null, checks: 20 };
   } finally {
     await Promise.all(readers.map((c) => c.close()));
   }

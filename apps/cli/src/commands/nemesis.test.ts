@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +9,12 @@ import { afterAll, describe, expect, it } from "vitest";
 const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "main.js");
 const SOAK = process.env.CLAB_SOAK === "1";
 const root = mkdtempSync(join(tmpdir(), "clab-nemesis-test-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+// A passing run's output is removed by its test; what is left at the end belongs to failing runs and is kept.
+afterAll(() => {
+  if (readdirSync(root).filter((f) => f !== "bad" && f !== "replay.json").length === 0)
+    rmSync(root, { recursive: true, force: true });
+  else process.stderr.write(`clab nemesis tests: the output of failing runs is kept in ${root}\n`);
+});
 
 function clab(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((done) => {
@@ -42,7 +47,7 @@ async function nemesis(name: string, args: string[]) {
   const r = await clab(["nemesis", ...args, "--out", out, "--json"]);
   const last = r.out.trim().split("\n").at(-1) ?? "";
   const summary = last.startsWith("{") ? (JSON.parse(last) as Summary) : undefined;
-  return { ...r, summary };
+  return { ...r, summary, out, done: () => rmSync(out, { recursive: true, force: true }) };
 }
 
 // Every engine with its default options, then the option sets the issue names; each run is checked against what
@@ -100,8 +105,43 @@ describe.sequential("clab nemesis on real processes", () => {
         expect(s.faults.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / INTERVAL) - 1);
         expect(s.ops.ok).toBeGreaterThan(100);
         expect(s.ops.final).toBeGreaterThan(0);
+        r.done();
       }, 240_000);
     }
+  }
+
+  // Clock skew (libfaketime) and partitions cut in the kernel (network namespaces + nftables); CI installs both.
+  for (const [name, args] of [
+    [
+      "raft under kill -9 and clock skew and drift (libfaketime)",
+      ["--engine", "raft", "--faults", "kill,skew"],
+    ],
+    [
+      "single-leader with partitions cut by nftables between network namespaces",
+      ["--engine", "single-leader", "--netns", "--faults", "partition,kill", "--target", "minority"],
+    ],
+  ] as const) {
+    it(`${name} keeps every declared guarantee`, async () => {
+      const r = await nemesis(name.split(" ")[0]! + (args.includes("--netns") ? "-netns" : "-skew"), [
+        ...args,
+        "--interval",
+        "3",
+        "--duration",
+        String(SOAK ? 60 : 12),
+        "--seed",
+        "11",
+      ]);
+      expect(r.summary, r.err).toBeDefined();
+      const s = r.summary!;
+      expect(
+        Object.entries(s.verdicts).filter(([, v]) => v !== "ok"),
+        `history ${s.historyFile}`,
+      ).toEqual([]);
+      expect(r.code).toBe(0);
+      const kinds = new Set(s.faults.map((f) => f.kind));
+      expect(kinds.has(args.includes("--netns") ? "partition" : "skew")).toBe(true);
+      r.done();
+    }, 240_000);
   }
 
   it("catches the single-leader variant that applies a retried write twice: exit 1, history and schedule kept", async () => {
@@ -132,6 +172,7 @@ describe.sequential("clab nemesis on real processes", () => {
     expect(schedule.engine).toBe("single-leader-broken-retry-twice");
     expect(schedule.faults.length).toBe(r.summary!.faults.length);
     expect(schedule.faults.every((f) => f.kind === "kill" && f.target.nodes.length === 1)).toBe(true);
+    r.done();
   }, 240_000);
 
   it("replays a schedule file: the same faults hit the same nodes", async () => {
@@ -157,7 +198,24 @@ describe.sequential("clab nemesis on real processes", () => {
       ["kill", ["n2"]],
       ["pause", ["n3"]],
     ]);
+    r.done();
   }, 120_000);
+});
+
+// The simulator side of the same engines, under randomized faults (crashes with syncing disks included): a small
+// sample in CI, 10,000 seeds per engine under `pnpm soak` (each run prints how long it took).
+const SIM_SEEDS = SOAK ? 10_000 : 30;
+describe("clab sim across seeds, beside the nemesis", () => {
+  for (const engine of ["raft", "single-leader", "causal", "multi-leader", "quorum"]) {
+    it(`${engine}: ${SIM_SEEDS} seeds under --faults all, no violation`, async () => {
+      const t0 = performance.now();
+      const r = await clab(["sim", "--engine", engine, "--seeds", String(SIM_SEEDS), "--faults", "all"]);
+      const last = r.out.trim().split("\n").at(-1) ?? "";
+      expect(r.code, `${last}\n${r.err}`).toBe(0);
+      expect(last).toMatch(new RegExp(`^sim ${engine}: ${SIM_SEEDS} runs, 0 violations`));
+      if (SOAK) process.stdout.write(`soak: ${last} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+    }, 3_600_000);
+  }
 });
 
 describe("clab nemesis arguments", () => {

@@ -226,7 +226,7 @@ export function renderSummary(s: NemesisSummary): string {
     lines.push(`CRASH: node ${c.node} exited on its own at ${(c.atMs / 1000).toFixed(1)} s (${c.how})`);
   if (s.declared.includes("convergence"))
     lines.push(
-      `replicas agreed ${s.agreement.agreedAfterMs === null ? "NEVER (watched 10 s after the final reads)" : `${s.agreement.agreedAfterMs} ms after the final heal`}`,
+      `replicas agreed ${s.agreement.agreedAfterMs === null ? "NEVER (watched until 10 s past the quiesce time)" : `${s.agreement.agreedAfterMs} ms after the final heal`}`,
     );
   for (const g of s.declared) {
     lines.push(`  ${s.verdicts[g] === "ok" ? "ok  " : s.verdicts[g]!.toUpperCase()} ${g}`);
