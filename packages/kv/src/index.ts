@@ -1,3 +1,4 @@
+export * from "./batch.js";
 export * from "./client-op.js";
 export * from "./clocks/index.js";
 export * from "./engine.js";

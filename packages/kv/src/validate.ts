@@ -14,7 +14,8 @@ export interface Limits {
   maxValueBytes: number;
 }
 
-function utf8Length(s: string): number {
+/** utf8Bytes is the length of `s` in UTF-8 bytes (what msgpack and the wire carry; `s.length` counts UTF-16 units). */
+export function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, "utf8");
 }
 
@@ -23,7 +24,7 @@ export function validateKey(key: unknown, limits: Limits = LIMITS): asserts key 
   if (typeof key !== "string" || key.length === 0) {
     throw new KvError("KV_INVALID_KEY", "key must be a non-empty string");
   }
-  if (key.length > limits.maxKeyBytes || utf8Length(key) > limits.maxKeyBytes) {
+  if (key.length > limits.maxKeyBytes || utf8Bytes(key) > limits.maxKeyBytes) {
     throw new KvError("KV_TOO_LARGE", `key is longer than ${limits.maxKeyBytes} bytes`);
   }
   // Lone surrogates cannot round-trip through UTF-8 and would silently change the key on the wire.
@@ -33,7 +34,7 @@ export function validateKey(key: unknown, limits: Limits = LIMITS): asserts key 
 /** validateValue throws KV_INVALID_VALUE or KV_TOO_LARGE for a value the KV interface does not accept. */
 export function validateValue(value: unknown, limits: Limits = LIMITS): asserts value is string {
   if (typeof value !== "string") throw new KvError("KV_INVALID_VALUE", "value must be a string");
-  if (value.length > limits.maxValueBytes || utf8Length(value) > limits.maxValueBytes) {
+  if (value.length > limits.maxValueBytes || utf8Bytes(value) > limits.maxValueBytes) {
     throw new KvError("KV_TOO_LARGE", `value is larger than ${limits.maxValueBytes} bytes`);
   }
   if (!value.isWellFormed()) throw new KvError("KV_INVALID_VALUE", "value is not well-formed Unicode");

@@ -1,4 +1,4 @@
-import { conformanceSuite } from "@consistency-lab/conformance";
+import { conformanceSuite, loadScenario, runSeed, scenarioSpec } from "@consistency-lab/conformance";
 import { describe, expect, it } from "vitest";
 import { multiLeaderEngine } from "./index.js";
 
@@ -27,4 +27,27 @@ conformanceSuite(api, {
   nodes: 5,
   options: { topology: "star", conflicts: "siblings" },
   label: "star, siblings",
+});
+
+// Found on real processes first: a node partitioned while 64 KiB values were written never caught up after the
+// heal, because retransmissions of 64 updates per origin (4 MiB) were over the transport's 2 MiB frame limit and
+// dropped. The simulator drops oversized messages like the transport, so this fails on counted batches (n3 held 17
+// of 40 keys after recovery, 76 messages dropped) and passes with batches bounded in bytes.
+describe("scenario large-value-catch-up.json (testdata/scenarios)", () => {
+  const sc = loadScenario(new URL("../testdata/scenarios/large-value-catch-up.json", import.meta.url));
+  it("every node holds every key after the heal, and no message is over the frame limit", () => {
+    for (const seed of [1, 2, 3]) {
+      // Only convergence is declared; a short limit for the undeclared checks keeps the run quick.
+      const run = runSeed({ ...scenarioSpec(multiLeaderEngine, sc), timeLimitMs: 500 }, seed);
+      expect(
+        run.violations.map((v) => v.guarantee),
+        `seed ${seed}`,
+      ).toEqual([]);
+      expect(run.result.stats.oversized, `seed ${seed}`).toBe(0);
+      const state = run.result.finalState;
+      expect(Object.keys(state.n3 ?? {}).length, `seed ${seed}`).toBe(40);
+      expect(state.n3, `seed ${seed}`).toEqual(state.n1);
+      expect(state.n2, `seed ${seed}`).toEqual(state.n1);
+    }
+  }, 600_000);
 });

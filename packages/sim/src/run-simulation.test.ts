@@ -280,3 +280,18 @@ describe("runSimulation", () => {
     expect(work.map((q) => q.session?.seq)).toEqual([1, 2, 3]);
   });
 });
+
+describe("runSimulation workload valueBytes", () => {
+  it("pads written values to valueBytes, keeping them unique", () => {
+    const r = runSimulation({
+      engine: memoryEngine,
+      seed: 5,
+      faults: "none",
+      workload: { ops: 40, valueBytes: 300, mix: { write: 1 } },
+    });
+    const written = r.history.filter((e) => e.type === "invoke" && e.f === "write").map((e) => e.value);
+    expect(written.length).toBe(40);
+    for (const v of written) expect(v).toHaveLength(300);
+    expect(new Set(written).size).toBe(40);
+  });
+});

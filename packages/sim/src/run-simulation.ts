@@ -214,6 +214,7 @@ export function runSimulation(config: SimConfig): SimResult {
       faultsApplied,
       faultsSkipped,
       duplicated: st.duplicated,
+      oversized: st.oversized,
       ticks: st.ticks,
       crashes: st.crashes,
       restarts: st.restarts,

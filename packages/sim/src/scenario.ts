@@ -1,4 +1,4 @@
-import type { EngineDefinition } from "@consistency-lab/kv";
+import { type EngineDefinition, LIMITS } from "@consistency-lab/kv";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { FAULT_STEP_KEYS, type FaultStep, type Scenario, type SimConfig } from "./types.js";
 
@@ -54,6 +54,11 @@ const networkProperties = {
   dup: rate,
   reorder: rate,
   clientDelayMs: ms,
+  maxMessageBytes: {
+    type: "integer",
+    minimum: 0,
+    description: "largest peer message in encoded bytes; larger ones are dropped (0: no limit)",
+  },
 } as const;
 
 const requestOptionsSchema = {
@@ -88,6 +93,12 @@ const workloadProperties = {
   thinkMs: ms,
   requestOptions: requestOptionsSchema,
   switchNodeRate: rate,
+  valueBytes: {
+    type: "integer",
+    minimum: 1,
+    maximum: LIMITS.maxValueBytes,
+    description: "written values are padded to this many bytes",
+  },
 } as const;
 
 const optionsSchema = {

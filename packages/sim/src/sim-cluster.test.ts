@@ -1,6 +1,6 @@
 import { type ClientReply, memoryEngine } from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
-import { isTimeout, SimCluster, SimulationError } from "./sim-cluster.js";
+import { encodedBytesOver, isTimeout, SimCluster, SimulationError } from "./sim-cluster.js";
 import { echoEngine, forwardEngine, pingEngine } from "./testing.js";
 
 type Counts = Record<string, number>;
@@ -361,5 +361,45 @@ describe("SimCluster errors", () => {
       ok: false,
       error: { code: "KV_NOT_SUPPORTED" },
     });
+  });
+});
+
+describe("SimCluster frame limit", () => {
+  it("drops a peer message over maxMessageBytes (2 MiB by default), as the transport does, and counts it", () => {
+    const c = new SimCluster({ engine: echoEngine, seed: 21 });
+    expect(c.network.maxMessageBytes).toBe(2 * 1024 * 1024);
+    put(c, "n1", "small", "x".repeat(1024 * 1024));
+    put(c, "n1", "big", "x".repeat(2 * 1024 * 1024));
+    c.runFor(100);
+    expect(dumpOf(c, "n2").small).toEqual(["x".repeat(1024 * 1024)]);
+    expect(dumpOf(c, "n2").big).toBeUndefined();
+    expect(c.stats.oversized).toBe(2);
+  });
+
+  it("measures UTF-8 bytes, not string length", () => {
+    const c = new SimCluster({ engine: echoEngine, seed: 22, network: { maxMessageBytes: 1000 } });
+    put(c, "n1", "ascii", "a".repeat(600));
+    put(c, "n1", "euro", "€".repeat(600));
+    c.runFor(100);
+    expect(dumpOf(c, "n2").ascii).toBeDefined();
+    expect(dumpOf(c, "n2").euro).toBeUndefined();
+  });
+
+  it("maxMessageBytes 0 lifts the limit", () => {
+    const c = new SimCluster({ engine: echoEngine, seed: 23, network: { maxMessageBytes: 0 } });
+    put(c, "n1", "big", "x".repeat(3 * 1024 * 1024));
+    c.runFor(100);
+    expect(dumpOf(c, "n2").big).toBeDefined();
+    expect(c.stats.oversized).toBe(0);
+  });
+});
+
+describe("encodedBytesOver", () => {
+  it("bounds nested messages from above and stops at the limit", () => {
+    const m = { type: "append", entries: [{ key: "k", value: "v".repeat(100) }], n: 1, ok: true };
+    expect(encodedBytesOver(m, 1000)).toBe(false);
+    expect(encodedBytesOver(m, 100)).toBe(true);
+    expect(encodedBytesOver({ b: new Uint8Array(500) }, 400)).toBe(true);
+    expect(encodedBytesOver(new Map([["k", "v".repeat(500)]]), 400)).toBe(true);
   });
 });

@@ -11,6 +11,7 @@ import {
   type Ready,
   Rng,
   resolveOptions,
+  utf8Bytes,
 } from "@consistency-lab/kv";
 import { EventQueue } from "./event-queue.js";
 import { TraceHash } from "./trace-hash.js";
@@ -95,6 +96,8 @@ export interface SimClusterStats {
   messages: number;
   delivered: number;
   dropped: number;
+  /** Of `dropped`: peer messages over `maxMessageBytes` (the transport's frame limit). */
+  oversized: number;
   duplicated: number;
   ticks: number;
   requests: number;
@@ -210,6 +213,7 @@ export class SimCluster {
     messages: 0,
     delivered: 0,
     dropped: 0,
+    oversized: 0,
     duplicated: 0,
     ticks: 0,
     requests: 0,
@@ -530,6 +534,14 @@ export class SimCluster {
     if (loss > 0 && rng.next() < loss) {
       h.u32(T_DROP);
       this.counters.dropped++;
+      return;
+    }
+    const limit = this.net.maxMessageBytes ?? 0;
+    if (limit > 0 && encodedBytesOver(env.message, limit)) {
+      // The transport drops a frame over its maxPayload at the sender (the receiver would close the link).
+      h.u32(T_DROP);
+      this.counters.dropped++;
+      this.counters.oversized++;
       return;
     }
     const message = this.strict ? structuredClone(env.message) : env.message;
@@ -950,4 +962,37 @@ export class SimCluster {
     h.time(this.clock);
     if (kind <= 2) for (let i = 0; i < this.cut.length; i++) if (this.cut[i] === 1) h.u32(i);
   }
+}
+
+/**
+ * encodedBytesOver tells whether `message`, encoded as a transport frame, may be larger than `limit` bytes. It sums
+ * an upper bound of the msgpack encoding (strings in UTF-8 plus a 5-byte header, numbers 9 bytes, containers a
+ * 5-byte header plus their keys and members) and stops as soon as the bound passes the limit.
+ */
+export function encodedBytesOver(message: unknown, limit: number): boolean {
+  // The frame's envelope, `{ t: "msg", m: ... }`.
+  let total = 16;
+  const stack: unknown[] = [message];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") total += 5 + (v.length < 64 ? 3 * v.length : utf8Bytes(v));
+    else if (typeof v === "number" || typeof v === "bigint") total += 9;
+    else if (v === null || v === undefined || typeof v === "boolean") total += 1;
+    else if (ArrayBuffer.isView(v)) total += 5 + v.byteLength;
+    else if (Array.isArray(v)) {
+      total += 5;
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (v instanceof Map) {
+      total += 5;
+      for (const [k, x] of v) stack.push(k, x);
+    } else if (typeof v === "object") {
+      total += 5;
+      for (const k in v) {
+        total += 5 + 3 * k.length;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+    if (total > limit) return true;
+  }
+  return false;
 }

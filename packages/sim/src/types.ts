@@ -1,4 +1,10 @@
-import type { EngineDefinition, EngineOptions, HistoryEvent, RequestOptions } from "@consistency-lab/kv";
+import {
+  type EngineDefinition,
+  type EngineOptions,
+  type HistoryEvent,
+  MAX_MESSAGE_BYTES,
+  type RequestOptions,
+} from "@consistency-lab/kv";
 
 /** DelayDist is the one-way delay distribution of a simulated link, in virtual milliseconds. */
 export type DelayDist =
@@ -17,6 +23,12 @@ export interface NetworkConfig {
   dup: number;
   reorder: number;
   clientDelayMs: number;
+  /**
+   * Largest peer message, in encoded bytes (an upper bound of its msgpack size), that the network carries; a larger
+   * one is dropped, as the WebSocket transport drops a frame over its `maxPayload` (kv MAX_MESSAGE_BYTES, 2 MiB)
+   * rather than have the receiver close the link. 0 = no limit. Client requests and replies are not limited.
+   */
+  maxMessageBytes?: number;
 }
 
 /** WorkloadSpec describes the generated client workload of a simulation. */
@@ -37,6 +49,8 @@ export interface WorkloadSpec {
   requestOptions?: RequestOptions;
   /** Probability that a client moves to a random node before an op. */
   switchNodeRate: number;
+  /** Written values are padded to this many bytes (ASCII), e.g. to replicate large values; default unpadded. */
+  valueBytes?: number;
 }
 
 /** FaultStep is one step of a fault schedule (ARCHITECTURE §5), at virtual ms `at` from the workload start. */
@@ -177,6 +191,7 @@ export const DEFAULT_NETWORK: NetworkConfig = {
   dup: 0,
   reorder: 0,
   clientDelayMs: 1,
+  maxMessageBytes: MAX_MESSAGE_BYTES,
 };
 
 /** DEFAULT_WORKLOAD is the workload when a config gives none. */

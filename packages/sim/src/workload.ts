@@ -24,7 +24,8 @@ export function keyName(i: number): string {
 
 /**
  * generatePlan draws every client's op list from `rng`. Written values are unique per key (`"<client>-<n>"`);
- * a cas leaves `expected` open so the client compares against the value it last saw of that key.
+ * a cas leaves `expected` open so the client compares against the value it last saw of that key. With
+ * `valueBytes`, values are padded with "." to that length (still unique: the prefix is).
  */
 export function generatePlan(rng: Rng, spec: WorkloadSpec): WorkloadPlan {
   const weights: [PlannedOp["op"], number][] = [
@@ -49,12 +50,16 @@ export function generatePlan(rng: Rng, spec: WorkloadSpec): WorkloadPlan {
         x -= w;
       }
       const key = keyName(rng.int(Math.max(1, spec.keys)));
-      if (op === "put" || op === "cas") ops.push({ op, key, value: `${c}-${i}` });
+      if (op === "put" || op === "cas") ops.push({ op, key, value: padValue(`${c}-${i}`, spec.valueBytes) });
       else ops.push({ op, key });
     }
     clients.push(ops);
   }
   return { clients };
+}
+
+function padValue(v: string, bytes: number | undefined): string {
+  return bytes === undefined || v.length >= bytes ? v : v.padEnd(bytes, ".");
 }
 
 interface ClientState {

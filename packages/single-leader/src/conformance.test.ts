@@ -3,6 +3,7 @@ import {
   findViolation,
   loadScenario,
   replayCommand,
+  runSeed,
   scenarioHolds,
   scenarioSpec,
 } from "@consistency-lab/conformance";
@@ -61,5 +62,27 @@ describe("scenario leader-restart.json (testdata/scenarios)", () => {
     expect(run, "no seed in 1..30 exposed single-leader-broken-retry-twice").toBeDefined();
     expect(run!.violations.map((v) => v.guarantee)).toContain("linearizable");
     expect(replayCommand(spec, run!.seed)).toContain("--engine single-leader-broken-retry-twice");
+  }, 600_000);
+});
+
+// Found on real processes first: a follower partitioned while 64 KiB values were written never caught up after the
+// heal, because append batches of 64 entries (4 MiB) were over the transport's 2 MiB frame limit and dropped. The
+// simulator drops oversized messages like the transport, so this fails on counted batches (n3 held 0 of 40 keys
+// after recovery, 42 appends dropped) and passes with batches bounded in bytes.
+describe("scenario large-value-catch-up.json (testdata/scenarios)", () => {
+  const sc = loadScenario(new URL("../testdata/scenarios/large-value-catch-up.json", import.meta.url));
+  it("the partitioned follower holds every key after the heal, and no append is over the frame limit", () => {
+    for (const seed of [1, 2, 3]) {
+      const run = runSeed(scenarioSpec(singleLeaderEngine, sc), seed);
+      expect(
+        run.violations.map((v) => v.guarantee),
+        `seed ${seed}`,
+      ).toEqual([]);
+      expect(run.result.stats.oversized, `seed ${seed}`).toBe(0);
+      const state = run.result.finalState;
+      expect(Object.keys(state.n3 ?? {}).length, `seed ${seed}`).toBe(40);
+      expect(state.n3, `seed ${seed}`).toEqual(state.n1);
+      expect(state.n2, `seed ${seed}`).toEqual(state.n1);
+    }
   }, 600_000);
 });

@@ -14,6 +14,8 @@ import {
   type NodeStatus,
   type PersistOp,
   type Ready,
+  takeBatch,
+  utf8Bytes,
   type VersionVector,
   validateRequest,
   vvDecode,
@@ -568,9 +570,9 @@ export class CausalCore implements EngineCore<CausalMessage> {
   }
 
   /**
-   * resendTo sends a peer the oldest writes it has not acknowledged: at most maxBatch of them and about
-   * MAX_BATCH_BYTES of values (always at least one), so a batch of large values stays under the transport's frame
-   * limit. A full batch puts the peer in catch-up mode (see `catchUp`).
+   * resendTo sends a peer the oldest writes it has not acknowledged: at most maxBatch of them and kv BATCH_BYTES
+   * (always at least one), so a batch of large values stays under the transport's frame limit. A full batch puts
+   * the peer in catch-up mode (see `catchUp`).
    */
   private resendTo(p: NodeId): void {
     const acked = this.s.acked.get(p) ?? 0;
@@ -579,19 +581,10 @@ export class CausalCore implements EngineCore<CausalMessage> {
       this.s.catchUp.delete(p);
       return;
     }
-    const writes: ReplicatedWrite[] = [];
-    let bytes = 0;
-    let full = false;
-    for (const w of this.s.outLog) {
-      if (w.seq <= acked) continue;
-      const size = writeBytes(w);
-      if (writes.length > 0 && (writes.length >= this.cfg.maxBatch || bytes + size > MAX_BATCH_BYTES)) {
-        full = true;
-        break;
-      }
-      writes.push(w);
-      bytes += size;
-    }
+    const { entries: writes, full } = takeBatch(unackedWrites(this.s.outLog, acked), {
+      maxEntries: this.cfg.maxBatch,
+      sizeOf: writeBytes,
+    });
     this.s.send.push({ to: p, message: { type: "writes", writes } });
     this.s.lastSent.set(p, this.s.now);
     if (full) this.s.catchUp.set(p, writes[writes.length - 1]!.seq);
@@ -599,14 +592,16 @@ export class CausalCore implements EngineCore<CausalMessage> {
   }
 }
 
-/** MAX_BATCH_BYTES bounds the value bytes of one retransmission batch (the transport's frames are limited). */
-const MAX_BATCH_BYTES = 256 * 1024;
+function* unackedWrites(outLog: readonly ReplicatedWrite[], acked: number): Generator<ReplicatedWrite> {
+  for (const w of outLog) if (w.seq > acked) yield w;
+}
 
-/** writeBytes estimates a replicated write's size from the values its clock carries. */
+/** writeBytes bounds a replicated write's encoded size from above: its key and the values its clock carries. */
 function writeBytes(w: ReplicatedWrite): number {
-  let n = 64 + w.key.length;
+  let n = 64 + utf8Bytes(w.key) + 16 * Object.keys(w.deps).length;
   for (const [, , values] of w.clock.entries) {
-    for (const v of values) n += typeof v.v === "string" ? v.v.length : 8;
+    n += 32;
+    for (const v of values) n += 16 + (typeof v.v === "string" ? utf8Bytes(v.v) : 8);
   }
   return n;
 }

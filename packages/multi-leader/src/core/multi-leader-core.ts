@@ -1,5 +1,6 @@
 import {
   type AdminCommand,
+  BATCH_BYTES,
   type ClientReply,
   type ClientRequest,
   type EngineCore,
@@ -17,6 +18,8 @@ import {
   type NodeStatus,
   type PersistOp,
   type Ready,
+  takeBatch,
+  utf8Bytes,
   type VersionVector,
   validateRequest,
   vvDecode,
@@ -31,7 +34,10 @@ import type { ConflictRecord, MultiLeaderMessage, Update, UpdatesMessage, Versio
 const META_KEY = "meta";
 const UPDATE_PREFIX = "u/";
 const KEY_PREFIX = "k/";
-/** Updates per origin per retransmission, so catching up after a partition is bounded per message. */
+/**
+ * Updates per origin per retransmission, so catching up after a partition is bounded per message; the message is
+ * bounded in bytes too (kv BATCH_BYTES), or 64 large values would be over the transport's frame limit.
+ */
 const MAX_BATCH = 64;
 /** Conflict records kept in memory (the count is kept in full). */
 const CONFLICT_LOG_LIMIT = 1000;
@@ -88,6 +94,8 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
   private acked = new Map<NodeId, VersionVector>();
   /** Neighbours whose last retransmission was truncated: their next ack brings the next batch at once. */
   private readonly catchUp = new Set<NodeId>();
+  /** Rounds of syncTo so far: which origin goes first in the next one. */
+  private syncRounds = 0;
   private parked: Parked[] = [];
   private now: number;
   private lastSync = Number.NEGATIVE_INFINITY;
@@ -378,25 +386,37 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
   private syncTo(to: NodeId): void {
     const acked = this.acked.get(to) ?? {};
     const batch: Update[] = [];
+    let bytes = 0;
     let truncated = false;
-    for (const [origin, list] of this.log) {
-      // A bound per origin, not per message: the oldest missing update of every origin goes out each round, so
-      // an update waiting at the neighbour for another origin's update is never starved of it.
-      let taken = 0;
-      for (let seq = vvGet(acked, origin) + 1; seq <= list.length; seq++) {
-        const u = list[seq - 1];
-        if (!u || !this.forwards(u, to)) continue;
-        if (taken >= MAX_BATCH) {
-          truncated = true;
-          break;
-        }
-        batch.push(u);
-        taken++;
-      }
+    // A count bound per origin, a byte bound per message. Each round starts at the next origin, so when the byte
+    // budget runs out before every origin had its turn, every origin still goes first now and then: an update
+    // waiting at the neighbour for another origin's update is never starved of it.
+    const origins = [...this.log.keys()];
+    const first = this.syncRounds++ % Math.max(1, origins.length);
+    for (let i = 0; i < origins.length; i++) {
+      const origin = origins[(first + i) % origins.length]!;
+      const b = takeBatch(this.unacked(origin, vvGet(acked, origin), to), {
+        maxEntries: MAX_BATCH,
+        maxBytes: BATCH_BYTES - bytes,
+        sizeOf: updateBytes,
+        atLeastOne: batch.length === 0,
+      });
+      for (const u of b.entries) batch.push(u);
+      bytes += b.bytes;
+      if (b.full) truncated = true;
     }
     if (truncated) this.catchUp.add(to);
     else this.catchUp.delete(to);
     if (batch.length > 0) this.send(to, { type: "updates", updates: batch });
+  }
+
+  /** unacked yields the updates of `origin` after `acked` that go to `to`, oldest first. */
+  private *unacked(origin: NodeId, acked: number, to: NodeId): Generator<Update> {
+    const list = this.log.get(origin) ?? [];
+    for (let seq = acked + 1; seq <= list.length; seq++) {
+      const u = list[seq - 1];
+      if (u && this.forwards(u, to)) yield u;
+    }
   }
 
   private serveParked(): void {
@@ -560,4 +580,11 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
   private meta(): ClientReply["meta"] {
     return { node: this.id };
   }
+}
+
+/** updateBytes bounds an update's encoded size from above: key and value in UTF-8, clocks and path per node. */
+function updateBytes(u: Update): number {
+  let n = 128 + utf8Bytes(u.key) + (u.value === null ? 0 : utf8Bytes(u.value));
+  n += 32 * (Object.keys(u.deps).length + u.path.length + (u.ctx ? Object.keys(u.ctx).length : 0));
+  return n;
 }

@@ -1,3 +1,4 @@
+import { takeBatch, utf8Bytes } from "@consistency-lab/kv";
 import type { Entry } from "./types.js";
 
 /**
@@ -56,19 +57,19 @@ export class RaftLog {
     return lastTerm > myTerm || (lastTerm === myTerm && lastIndex >= this.lastIndex());
   }
 
-  /** slice returns entries [lo, hi] (inclusive), capped by count and approximate bytes. */
+  /**
+   * slice returns entries [lo, hi] (inclusive), capped by count and bytes (kv takeBatch: always at least one, so
+   * a large entry still goes, alone).
+   */
   slice(lo: number, hi: number, maxEntries: number, maxBytes: number): Entry[] {
-    const out: Entry[] = [];
-    let bytes = 0;
-    for (let i = Math.max(lo, this.firstIndex()); i <= Math.min(hi, this.lastIndex()); i++) {
-      const e = this.entries[i - this.snapIndex - 1]!;
-      const size = entrySize(e);
-      // Always send at least one entry, or a large entry could never be sent.
-      if (out.length > 0 && (out.length >= maxEntries || bytes + size > maxBytes)) break;
-      out.push(e);
-      bytes += size;
+    const from = Math.max(lo, this.firstIndex());
+    const to = Math.min(hi, this.lastIndex());
+    const entries = this.entries;
+    const base = this.snapIndex + 1;
+    function* range(): Generator<Entry> {
+      for (let i = from; i <= to; i++) yield entries[i - base]!;
     }
-    return out;
+    return takeBatch(range(), { maxEntries, maxBytes, sizeOf: entrySize }).entries;
   }
 
   /** append adds entries at the end (leader proposals). */
@@ -153,11 +154,18 @@ export class RaftLog {
   }
 }
 
-/** entrySize estimates an entry's wire size for flow control. */
+/**
+ * entrySize bounds an entry's wire size from above (strings in UTF-8 bytes, as msgpack sends them, not UTF-16
+ * units: a value of 3-byte characters is three times its `length`), for batching and flow control.
+ */
 export function entrySize(e: Entry): number {
   const c = e.cmd;
-  if (c.kind === "kv") return 48 + c.key.length + (c.value?.length ?? 0) + (c.expected?.length ?? 0);
-  return 32;
+  if (c.kind !== "kv") return 32;
+  let n = 48 + utf8Bytes(c.key);
+  if (c.value) n += utf8Bytes(c.value);
+  if (c.expected) n += utf8Bytes(c.expected);
+  if (c.session) n += 16 + 3 * c.session.clientId.length;
+  return n;
 }
 
 /** entryKey is the record key of a log entry; zero-padded so records sort by index. */

@@ -12,6 +12,8 @@ import {
   type PersistOp,
   type Ready,
   type Rng,
+  takeBatch,
+  utf8Bytes,
   validateRequest,
 } from "@consistency-lab/kv";
 import { parseWriteConcern, requiredFollowerAcks, resolveConfig, type SingleLeaderConfig } from "./config.js";
@@ -27,7 +29,10 @@ import type {
 
 const HARD_STATE_KEY = "hs";
 const LOG_PREFIX = "log/";
-/** Entries per append message, so a far-behind follower catches up in bounded messages. */
+/**
+ * Entries per append message, so a far-behind follower catches up in bounded messages; the message is bounded in
+ * bytes too (kv BATCH_BYTES), or 64 large values would be over the transport's frame limit and never arrive.
+ */
 const MAX_BATCH = 64;
 /**
  * Ticks after which a leader heartbeats even if its clock has not moved on: a clock that is set back (the
@@ -580,7 +585,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     const p = this.progress.get(to);
     if (!p) return;
     const prevIndex = Math.min(p.next - 1, this.lastIndex);
-    const entries = this.log.slice(prevIndex, prevIndex + MAX_BATCH);
+    const { entries } = takeBatch(this.log, { start: prevIndex, maxEntries: MAX_BATCH, sizeOf: entryBytes });
     this.send(to, {
       type: "append",
       epoch: this.epoch,
@@ -763,4 +768,11 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     this.votes.add(from);
     if (this.votes.size >= this.quorum()) this.becomeLeader();
   }
+}
+
+/** entryBytes bounds a log entry's encoded size from above: its strings in UTF-8 plus the fields around them. */
+function entryBytes(e: LogEntry): number {
+  return (
+    64 + (e.key ? utf8Bytes(e.key) : 0) + (e.value ? utf8Bytes(e.value) : 0) + (e.client?.length ?? 0) * 3
+  );
 }
