@@ -181,6 +181,34 @@ describe("multi-leader core: causal delivery", () => {
     expect(net.dumps()).toEqual(Array(3).fill(JSON.stringify([["x", ["third"]]])));
   });
 
+  it("acks the sender of a buffered update once it applies, not only the sender of the message that unblocked it", () => {
+    // Found by `clab nemesis` on real processes: a restarted node buffered n2's catch-up behind n3's, and n2 only
+    // learnt of the progress at its next sync interval, so catching up 3,000 updates took seconds.
+    const net = new Net();
+    net.put("n1", "x", "first");
+    net.deliver();
+    net.put("n1", "x", "second");
+    net.drain();
+    const n1ToN3 = net.wire.find((w) => w.from === "n1" && w.to === "n3")!;
+    const toN2 = net.wire.filter((w) => w.to === "n2");
+    net.wire = [];
+    for (const w of toN2) net.core("n2").step(w.from, w.message);
+    net.put("n2", "x", "third");
+    net.drain();
+    const third = net.wire.find((w) => w.from === "n2" && w.to === "n3")!;
+    net.wire = [];
+    net.core("n3").step(third.from, third.message);
+    expect(net.core("n3").status().buffered).toBe(1);
+    net.drain();
+    net.wire = [];
+    net.core("n3").step(n1ToN3.from, n1ToN3.message);
+    net.drain();
+    expect(net.core("n3").status().buffered).toBe(0);
+    const acks = net.wire.filter((w) => w.from === "n3" && w.message.type === "ack");
+    expect(acks.map((w) => w.to).sort()).toEqual(["n1", "n2"]);
+    for (const a of acks) expect(a.message).toMatchObject({ applied: { n1: 2, n2: 1 } });
+  });
+
   it("catches up after a long partition even when one origin's backlog depends on another's", () => {
     // Ring n1 → n2 → n3 → n1: n3 gets n1's updates only through n2. n2's backlog for n3 (150 updates) depends on
     // n1's (100): every retransmission must carry the oldest missing update of each origin, or n3 waits forever.

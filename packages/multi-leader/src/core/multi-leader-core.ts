@@ -90,6 +90,8 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
   private log = new Map<NodeId, Update[]>();
   private state = new Map<string, Version[]>();
   private buffer = new Map<string, Update>();
+  /** Who sent each buffered update: told (acked) as soon as it applies. */
+  private bufferedFrom = new Map<string, NodeId>();
   /** What each neighbour acknowledged having applied. */
   private acked = new Map<NodeId, VersionVector>();
   /** Neighbours whose last retransmission was truncated: their next ack brings the next batch at once. */
@@ -307,22 +309,30 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
         continue;
       }
       this.buffer.set(dot(u.origin, u.seq), u);
+      this.bufferedFrom.set(dot(u.origin, u.seq), from);
     }
-    this.drainBuffer();
-    // Sent after this Ready's persist: the ack means the updates are durable here.
-    this.send(from, { type: "ack", applied: { ...this.applied } });
+    const ackTo = this.drainBuffer();
+    ackTo.add(from);
+    // Sent after this Ready's persist: the ack means the updates are durable here. Every node whose updates
+    // applied now hears of it at once (catch-up is ack-clocked), not only the one whose message unblocked them.
+    for (const to of ackTo) this.send(to, { type: "ack", applied: { ...this.applied } });
     if (this.parked.length > 0) this.serveParked();
   }
 
-  /** drainBuffer applies buffered updates whose dependencies are all applied, until none is. */
-  private drainBuffer(): void {
+  /**
+   * drainBuffer applies buffered updates whose dependencies are all applied, until none is, and returns the nodes
+   * that sent the updates it applied.
+   */
+  private drainBuffer(): Set<NodeId> {
     const forward: Update[] = [];
+    const senders = new Set<NodeId>();
     let progress = true;
     while (progress && this.buffer.size > 0) {
       progress = false;
       for (const [k, u] of this.buffer) {
         if (vvGet(this.applied, u.origin) >= u.seq) {
           this.buffer.delete(k);
+          this.bufferedFrom.delete(k);
           continue;
         }
         if (this.cfg.causalOrder) {
@@ -331,6 +341,9 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
           if (!next || !vvDominates(this.applied, { ...u.deps, [u.origin]: 0 })) continue;
         }
         this.buffer.delete(k);
+        const sender = this.bufferedFrom.get(k);
+        if (sender !== undefined) senders.add(sender);
+        this.bufferedFrom.delete(k);
         this.counters.replicated++;
         const mine: Update = { ...u, path: [...u.path, this.id] };
         this.apply(mine);
@@ -343,6 +356,7 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
       const batch = forward.filter((u) => this.forwards(u, to));
       if (batch.length > 0) this.send(to, { type: "updates", updates: batch });
     }
+    return senders;
   }
 
   /**
