@@ -182,6 +182,18 @@ export class PeerLink {
     }, delay);
   }
 
+  /**
+   * peerIsBack says the peer just connected to us, so it is up again: a link waiting out its reconnect backoff
+   * (up to backoffMaxMs after a peer was down for a while) dials now, so a restarted node is caught up at once.
+   */
+  peerIsBack(): void {
+    if (this.closed || this.up || !this.retryTimer) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.attempt = 0;
+    this.connect();
+  }
+
   /** close stops the link for good: no reconnect, queued messages dropped. */
   close(): void {
     this.closed = true;

@@ -137,6 +137,34 @@ describe("WsTransport peer links", () => {
     await waitFor(() => b.peerMessages.length === 3);
   });
 
+  it("dials a returning peer as soon as it connects in, without waiting out the reconnect backoff", async () => {
+    // Found by `clab nemesis`: a node restarted after a kill -9 waited up to backoffMaxMs for its peers' links,
+    // and catching it up waited with them. Here the backoff is a minute: only the peer's own hello can bring
+    // the link up within the test.
+    const [pa, pb] = [await freePort(), await freePort()];
+    const a = await node({
+      id: "a",
+      listen: { host: "127.0.0.1", port: pa },
+      peers: { b: `ws://127.0.0.1:${pb}` },
+      backoffBaseMs: 60_000,
+      backoffMaxMs: 60_000,
+    });
+    // b is not there yet: a's first dial fails and its link waits out the minute.
+    await new Promise((r) => setTimeout(r, 200));
+    a.transport.send("b", "queued");
+    const b = await node({
+      id: "b",
+      listen: { host: "127.0.0.1", port: pb },
+      peers: { a: `ws://127.0.0.1:${pa}` },
+    });
+    await waitFor(
+      () => b.peerMessages.length === 1,
+      10_000,
+      "the queued message over a link dialled at once",
+    );
+    expect(b.peerMessages[0]!.message).toBe("queued");
+  });
+
   it("bounds the queue of a down peer, dropping the oldest and counting drops", async () => {
     const pb = await freePort();
     const a = await node({ id: "a", peers: { b: `ws://127.0.0.1:${pb}` }, sendQueueLimit: 3 });

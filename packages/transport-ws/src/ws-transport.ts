@@ -566,6 +566,7 @@ export class WsTransport {
     conn.phase = "ready";
     conn.role = hello.role;
     conn.peer = hello.role === "peer" ? hello.id : undefined;
+    if (conn.peer !== undefined) this.links.get(conn.peer)?.peerIsBack();
     this.write(conn, {
       t: "welcome",
       v: WIRE_VERSION,
