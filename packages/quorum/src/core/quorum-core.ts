@@ -15,6 +15,7 @@ import {
   type NodeStatus,
   type PersistOp,
   type Ready,
+  takeBatch,
   type VersionVector,
   validateRequest,
 } from "@consistency-lab/kv";
@@ -50,6 +51,7 @@ import {
   mergeStates,
   type Payload,
   siblingCount,
+  stateBytes,
   stateDigest,
   writeSiblings,
 } from "./versioned.js";
@@ -103,6 +105,8 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   private nextHandoff: number;
   private nextAntiEntropy: number;
   private aeRound = 0;
+  /** ae-diff messages sent: where the next one that cannot carry every state starts. */
+  private aeSent = 0;
   private persist: PersistOp[] = [];
   private send: Envelope<QuorumMessage>[] = [];
   private replies: ClientReply[] = [];
@@ -601,7 +605,10 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
           this.storeLocal(k, s, undefined, false);
           theirs.set(k, stateDigest(s));
         }
-        const back = this.statesIn(m.group, m.buckets).filter(([k, s]) => theirs.get(k) !== stateDigest(s));
+        const back = boundedStates(
+          this.statesIn(m.group, m.buckets).filter(([k, s]) => theirs.get(k) !== stateDigest(s)),
+          0,
+        );
         if (back.length > 0) this.sendTo(from, { type: "ae-states", group: m.group, states: back });
         return;
       }
@@ -668,7 +675,10 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     if (!this.groups.includes(group) || !isMerkleTree(tree)) return;
     const buckets = merkleDiff(tree, this.treeOf(group));
     if (buckets.length === 0) return;
-    this.sendTo(from, { type: "ae-diff", group, buckets, states: this.statesIn(group, buckets) });
+    // Bounded in bytes: what does not fit is still in a differing bucket next round, and goes then. The states of
+    // the buckets are sent whether they differ or not (this side cannot tell), so each round starts elsewhere.
+    const states = boundedStates(this.statesIn(group, buckets), this.aeSent++);
+    this.sendTo(from, { type: "ae-diff", group, buckets, states });
   }
 
   /** antiEntropy sends, for every range this node replicates, its tree to the next peer of that range in turn. */
@@ -853,4 +863,17 @@ function isWellFormed(m: unknown): m is QuorumMessage {
     default:
       return false;
   }
+}
+
+/**
+ * boundedStates keeps the states of an anti-entropy message, from `round` (modulo their number) on and wrapping
+ * around, up to kv BATCH_BYTES (at least one), so a range of large values stays under the transport's frame limit;
+ * the rest is repaired in later rounds.
+ */
+function boundedStates(states: [string, KeyState][], round: number): [string, KeyState][] {
+  const sizeOf = ([k, s]: [string, KeyState]) => stateBytes(k, s);
+  const all = takeBatch(states, { sizeOf });
+  if (!all.full) return states;
+  const from = round % states.length;
+  return takeBatch([...states.slice(from), ...states.slice(0, from)], { sizeOf }).entries;
 }

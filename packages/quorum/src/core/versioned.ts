@@ -12,6 +12,7 @@ import {
   hlcCompareStamps,
   isDvvSet,
   isHlcTimestamp,
+  utf8Bytes,
   type VersionVector,
   vvDecode,
   vvEncode,
@@ -35,6 +36,17 @@ export interface LwwState {
 
 /** KeyState is what a replica stores for a key, in either conflict mode. Plain data, never mutated in place. */
 export type KeyState = SiblingsState | LwwState;
+
+/** stateBytes bounds a key's state's encoded size from above: its values in UTF-8 plus clocks and framing. */
+export function stateBytes(key: string, s: KeyState): number {
+  let n = 64 + utf8Bytes(key);
+  if (s.t === "l") return n + (s.value === null ? 0 : utf8Bytes(s.value));
+  for (const [node, , values] of s.set.entries) {
+    n += 32 + 3 * node.length;
+    for (const v of values) n += 8 + (v === null ? 0 : utf8Bytes(v));
+  }
+  return n;
+}
 
 /** emptySiblings is the state of a key nobody wrote. */
 export function emptySiblings(): SiblingsState {
