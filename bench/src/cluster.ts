@@ -166,6 +166,7 @@ export async function startProxiedCluster(
   const adminToken = randomBytes(24).toString("hex");
   writeFileSync(join(dataDir, "cluster.token"), token, { mode: 0o600 });
   writeFileSync(join(dataDir, "admin.token"), adminToken, { mode: 0o600 });
+  writeFileSync(join(dataDir, "peer.token"), randomBytes(24).toString("hex"), { mode: 0o600 });
   const proxies = ids.map((_, i) => new DelayProxy(proxyPort(i), nodePort(i), o.delayMs));
   for (const p of proxies) await p.start();
   const children: ChildProcess[] = [];
@@ -210,6 +211,8 @@ export async function startProxiedCluster(
         join(dataDir, "cluster.token"),
         "--admin-token-file",
         join(dataDir, "admin.token"),
+        "--peer-token-file",
+        join(dataDir, "peer.token"),
         "--log-level",
         "warn",
       ];

@@ -111,8 +111,10 @@ export class NodeProcs implements ClusterHandle {
     const adminToken = randomBytes(32).toString("hex");
     const tokenFile = join(o.dataDir, "cluster.token");
     const adminTokenFile = join(o.dataDir, "admin.token");
+    const peerTokenFile = join(o.dataDir, "peer.token");
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
     writeFileSync(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
+    writeFileSync(peerTokenFile, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
     const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
     const endpoints = ids.map((_, i) => `ws://${hostOf(i)}:${portOf(i)}`);
     const peers = ids.map((p, j) => `${p}=${endpoints[j]}`).join(",");
@@ -138,6 +140,8 @@ export class NodeProcs implements ClusterHandle {
         tokenFile,
         "--admin-token-file",
         adminTokenFile,
+        "--peer-token-file",
+        peerTokenFile,
         "--log-level",
         "warn",
         ...Object.entries(o.options).flatMap(([k, v]) => ["--option", `${k}=${v}`]),
@@ -152,17 +156,23 @@ export class NodeProcs implements ClusterHandle {
       await procs.stop();
       throw e;
     }
-    procs.writeClusterFile(o.options, tokenFile, adminTokenFile);
+    procs.writeClusterFile(o.options, tokenFile, adminTokenFile, peerTokenFile);
     return procs;
   }
 
-  private writeClusterFile(options: Record<string, string>, tokenFile: string, adminTokenFile: string) {
+  private writeClusterFile(
+    options: Record<string, string>,
+    tokenFile: string,
+    adminTokenFile: string,
+    peerTokenFile: string,
+  ) {
     const file = {
       engine: this.engine,
       options,
       supervisorPid: process.pid,
       tokenFile,
       adminTokenFile,
+      peerTokenFile,
       nodes: this.nodes.map((n) => ({
         id: n.id,
         endpoint: n.endpoint,

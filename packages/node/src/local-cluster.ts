@@ -59,6 +59,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const members = Object.fromEntries(ids.map((id, i) => [id, endpoints[i]!]));
   const token = opts.token ?? randomBytes(24).toString("hex");
   const adminToken = opts.adminToken ?? randomBytes(24).toString("hex");
+  // The nodes' own credential: generated here and never handed to clients.
+  const peerToken = randomBytes(24).toString("hex");
   const indexOf = (id: NodeId): number => {
     const i = ids.indexOf(id);
     if (i < 0) throw new TypeError(`no node ${id}`);
@@ -78,6 +80,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       dataDir: opts.dataDir ? join(opts.dataDir, id) : null,
       token,
       adminToken,
+      peerToken,
       ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.transport ? { transport: opts.transport } : {}),

@@ -27,6 +27,8 @@ export interface TransportSettings {
   peers: Record<NodeId, string>;
   token: string;
   adminToken: string;
+  /** The peer token members prove they hold; clients never have it. */
+  peerToken: string;
   tls?: { cert: string; key: string; ca?: string };
   /** The engine's write-retry policy for the welcome (kv `WriteRetry`). */
   writeRetry?: "anywhere" | "same-node";

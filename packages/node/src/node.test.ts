@@ -34,6 +34,7 @@ async function start(net: FakeNetwork, over: Partial<NodeConfig> = {}): Promise<
     dataDir: null,
     token: "t",
     adminToken: "a",
+    peerToken: "p",
     logger: silent,
     transport: net.factory,
     tickMs: 5,

@@ -34,6 +34,8 @@ export interface NodeConfig {
   dataDir: string | null;
   token: string;
   adminToken: string;
+  /** The peer token (`--peer-token-file`): must differ from the client and admin tokens. */
+  peerToken: string;
   tls?: TlsFiles;
   /** Wall-clock tick period in ms (default 10). */
   tickMs?: number;
@@ -122,6 +124,7 @@ export class Node {
           peers: withoutSelf(cfg.peers, cfg.id),
           token: cfg.token,
           adminToken: cfg.adminToken,
+          peerToken: cfg.peerToken,
           ...(cfg.tls ? { tls: cfg.tls } : {}),
           writeRetry: cfg.engine.writeRetry?.(options) ?? "anywhere",
         },

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { newNonce, peerProof } from "./auth.js";
 import { encodeFrame } from "./codec.js";
-import { MemoryNode } from "./memory-node.js";
+import { MEMORY_NODE_PEER_TOKEN, MemoryNode } from "./memory-node.js";
 import { RawSocket, waitFor } from "./test-support.js";
 import { CLOSE_CODES, WIRE_VERSION } from "./wire.js";
 
@@ -104,6 +105,60 @@ describe("bad input at the endpoint", () => {
       await refused(s, "KV_PROTOCOL");
     }
     expect(n.peerMessages).toEqual([]);
+    await stillServes(n);
+  });
+
+  it("a client token (or the admin token) does not open a peer connection: KV_UNAUTHORIZED", async () => {
+    const n = await node({ peers: { n2: "ws://127.0.0.1:9" } });
+    for (const token of [TOKEN, ADMIN, MEMORY_NODE_PEER_TOKEN]) {
+      // Even the peer token itself, sent as a token, is refused: a peer proves it holds the token, never sends it.
+      const s = await raw(n.url);
+      s.frame({ t: "hello", v: WIRE_VERSION, role: "peer", id: "n2", token, codec: "json" });
+      await refused(s, "KV_UNAUTHORIZED");
+    }
+    await stillServes(n);
+  });
+
+  it("refuses a peer hello that is not a member, proves the wrong key or id, is stale, or is replayed", async () => {
+    const n = await node({ peers: { n2: "ws://127.0.0.1:9" } });
+    const hello = (o: { id?: string; key?: string; to?: string; ts?: number; nonce?: string } = {}) => {
+      const id = o.id ?? "n2";
+      const ts = o.ts ?? Date.now();
+      const nonce = o.nonce ?? newNonce();
+      return {
+        t: "hello",
+        v: WIRE_VERSION,
+        role: "peer",
+        id,
+        codec: "json",
+        ts,
+        nonce,
+        proof: peerProof(o.key ?? MEMORY_NODE_PEER_TOKEN, id, o.to ?? "n1", ts, nonce),
+      };
+    };
+    const attempt = async (frame: object) => {
+      const s = await raw(n.url);
+      s.frame(frame);
+      await s.next((f) => f.t === "welcome" || f.t === "error");
+      return s;
+    };
+    // A good proof from a member is welcomed...
+    const good = hello({ nonce: "nonce-1" });
+    expect((await attempt(good)).frames[0]).toMatchObject({ t: "welcome", id: "n1" });
+    // ...once: the same hello again is a replay.
+    await refused(await attempt(good), "KV_UNAUTHORIZED");
+    for (const bad of [
+      hello({ id: "n9" }), // a valid proof, for a node that is not a member
+      hello({ key: TOKEN }), // made with the client token
+      hello({ to: "n3" }), // made for another node
+      { ...hello(), id: "n3" }, // proof for n2, claiming n3 (not a member either)
+      hello({ ts: Date.now() - 10 * 60_000 }), // stale
+      { ...hello(), proof: undefined },
+    ]) {
+      const s = await attempt(bad);
+      expect(s.frames[0]).toMatchObject({ t: "error", code: "KV_UNAUTHORIZED" });
+      await refused(s, "KV_UNAUTHORIZED");
+    }
     await stillServes(n);
   });
 

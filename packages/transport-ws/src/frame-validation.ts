@@ -62,6 +62,11 @@ export function parseHello(raw: unknown, received: Codec): HelloFrame {
     codec,
   };
   if (isFrameId(raw.id)) hello.id = raw.id;
+  if (role === "peer") {
+    if (typeof raw.ts === "number" && Number.isFinite(raw.ts)) hello.ts = raw.ts;
+    if (isFrameId(raw.nonce)) hello.nonce = raw.nonce;
+    if (typeof raw.proof === "string" && raw.proof.length <= 128) hello.proof = raw.proof;
+  }
   return hello;
 }
 

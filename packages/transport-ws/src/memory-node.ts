@@ -2,11 +2,17 @@ import { type ClientReply, type ClientRequest, MemoryCore, type NodeId } from "@
 import type { Logger } from "./logger.js";
 import { type TransportOptions, WsTransport } from "./ws-transport.js";
 
+/** The peer token MemoryNodes use unless given one (tests only: a real cluster generates its own). */
+export const MEMORY_NODE_PEER_TOKEN = "memory-node-peer-token";
+
 /** MemoryNodeOptions configure a MemoryNode. */
-export interface MemoryNodeOptions extends Partial<Omit<TransportOptions, "id" | "token" | "adminToken">> {
+export interface MemoryNodeOptions
+  extends Partial<Omit<TransportOptions, "id" | "token" | "adminToken" | "peerToken">> {
   id: NodeId;
   token: string;
   adminToken: string;
+  /** The peer token; every MemoryNode of a test shares the default unless one says otherwise. */
+  peerToken?: string;
   /**
    * intercept may answer a request instead of the store: a reply is sent as is, "drop" sends nothing now (a node
    * that hangs; the interceptor may keep `reply` and answer later), undefined lets the store serve it.
@@ -44,6 +50,7 @@ export class MemoryNode {
         peers: o.peers ?? {},
         token: o.token,
         adminToken: o.adminToken,
+        peerToken: o.peerToken ?? MEMORY_NODE_PEER_TOKEN,
       },
       {
         onPeerMessage(from, message) {

@@ -1,5 +1,6 @@
 import type { NodeId } from "@consistency-lab/kv";
 import { WebSocket } from "ws";
+import { newNonce, peerProof } from "./auth.js";
 import { decodeFrame, encodeFrame } from "./codec.js";
 import type { Logger } from "./logger.js";
 import { type Codec, DEFAULTS, type HelloFrame, WIRE_VERSION } from "./wire.js";
@@ -9,7 +10,8 @@ export interface PeerLinkOptions {
   self: NodeId;
   peer: NodeId;
   url: string;
-  token: string;
+  /** The peer token: never sent, it keys the proof in each hello. */
+  peerToken: string;
   codec: Codec;
   maxPayload: number;
   queueLimit: number;
@@ -95,13 +97,18 @@ export class PeerLink {
     });
     this.ws = ws;
     ws.on("open", () => {
+      const ts = Date.now();
+      const nonce = newNonce();
       const hello: HelloFrame = {
         t: "hello",
         v: WIRE_VERSION,
         role: "peer",
         id: this.o.self,
-        token: this.o.token,
+        token: "",
         codec: this.o.codec,
+        ts,
+        nonce,
+        proof: peerProof(this.o.peerToken, this.o.self, this.o.peer, ts, nonce),
       };
       ws.send(encodeFrame(hello, this.o.codec));
       this.handshakeTimer = setTimeout(() => ws.terminate(), this.o.handshakeTimeoutMs);

@@ -24,9 +24,14 @@ export interface HelloFrame {
   role: Role;
   /** The sender's node id (peers only). */
   id?: NodeId;
-  /** Cluster token for peer and client roles, admin token for the admin role. */
+  /** Client token for the client role, admin token for the admin role; peers send a proof instead (auth.ts). */
   token: string;
   codec: Codec;
+  /** Peers: when the hello was made (ms since the epoch) and a fresh nonce, both covered by `proof`. */
+  ts?: number;
+  nonce?: string;
+  /** Peers: `peerProof(peerToken, id, receiver id, ts, nonce)`. */
+  proof?: string;
 }
 
 /** WelcomeFrame accepts a hello: who answered and where every member can be reached. */

@@ -170,7 +170,11 @@ describe("WsTransport peer links", () => {
     const a = await node({ id: "a", peers: { b: `ws://127.0.0.1:${pb}` }, sendQueueLimit: 3 });
     for (let i = 0; i < 10; i++) a.transport.send("b", i);
     expect(a.transport.stats().dropped).toBe(7);
-    const b = await node({ id: "b", listen: { host: "127.0.0.1", port: pb } });
+    const b = await node({
+      id: "b",
+      listen: { host: "127.0.0.1", port: pb },
+      peers: { a: a.url },
+    });
     await waitFor(() => b.peerMessages.length === 3, 10_000, "queued messages");
     expect(b.peerMessages.map((m) => m.message)).toEqual([7, 8, 9]);
   });
@@ -179,6 +183,8 @@ describe("WsTransport peer links", () => {
     const b = await node({ id: "b" });
     const a = await node({ id: "a" });
     a.transport.send("b", "before");
+    // Each side must know the other: a node accepts peer connections from members only.
+    b.transport.addPeer("a", a.url);
     a.transport.addPeer("b", b.url);
     expect(a.transport.members()).toMatchObject({ a: a.url, b: b.url });
     a.transport.send("b", "after add");
@@ -204,7 +210,8 @@ describe("WsTransport peer links", () => {
     const pb = await freePort();
     const a = await MemoryNode.start({
       id: "a",
-      token: "wrong",
+      token: TOKEN,
+      peerToken: "wrong",
       adminToken: ADMIN,
       peers: { b: `ws://127.0.0.1:${pb}` },
       backoffBaseMs: 10,

@@ -14,7 +14,7 @@ import {
   type WriteRetry,
 } from "@consistency-lab/kv";
 import { type WebSocket, WebSocketServer } from "ws";
-import { tokenEquals } from "./auth.js";
+import { NonceCache, PEER_PROOF_WINDOW_MS, peerProof, proofEquals, tokenEquals } from "./auth.js";
 import { codecOf, DecodeError, decodeFrame, encodeFrame } from "./codec.js";
 import {
   applyFault,
@@ -35,6 +35,7 @@ import {
   closeCodeFor,
   DEFAULTS,
   type ErrorFrame,
+  type HelloFrame,
   type Role,
   WIRE_VERSION,
 } from "./wire.js";
@@ -53,8 +54,13 @@ export interface TransportOptions {
   listen: { host?: string; port: number };
   /** Peer id -> "ws://host:port" (or wss://), self excluded. */
   peers: Record<NodeId, string>;
-  /** Cluster token: required from peers and clients. */
+  /** Client token: required from clients. */
   token: string;
+  /**
+   * Peer token: what members prove they hold (an HMAC over their id, never the token itself); clients do not have
+   * it. Must differ from `token` and `adminToken`.
+   */
+  peerToken: string;
   /** Separate token for admin and fault frames. */
   adminToken: string;
   tls?: TlsFiles;
@@ -138,6 +144,7 @@ export class WsTransport {
   private peerIds: NodeId[];
   private ca: Buffer | undefined;
   private readonly links = new Map<NodeId, PeerLink>();
+  private readonly nonces = new NonceCache();
   private readonly conns = new Set<Conn>();
   private readonly fifo = new Map<
     NodeId,
@@ -161,14 +168,19 @@ export class WsTransport {
   ) {
     if (typeof options.id !== "string" || options.id.length === 0)
       throw new TypeError("options.id is required");
-    if (!options.token || !options.adminToken) throw new TypeError("token and adminToken are required");
-    if (options.token === options.adminToken) throw new TypeError("adminToken must differ from token");
+    if (!options.token || !options.adminToken || !options.peerToken)
+      throw new TypeError("token, adminToken and peerToken are required");
+    if (new Set([options.token, options.adminToken, options.peerToken]).size !== 3)
+      throw new TypeError(
+        "token, adminToken and peerToken must all differ (clients must not hold a peer's credential)",
+      );
     this.o = {
       id: options.id,
       listen: { host: options.listen.host ?? DEFAULTS.host, port: options.listen.port },
       peers: { ...options.peers },
       token: options.token,
       adminToken: options.adminToken,
+      peerToken: options.peerToken,
       tls: options.tls,
       advertise: options.advertise,
       writeRetry: options.writeRetry,
@@ -239,7 +251,7 @@ export class WsTransport {
       self: this.o.id,
       peer,
       url: this.o.peers[peer]!,
-      token: this.o.token,
+      peerToken: this.o.peerToken,
       codec: this.o.codec,
       maxPayload: this.o.maxPayload,
       queueLimit: this.o.sendQueueLimit,
@@ -551,14 +563,19 @@ export class WsTransport {
       return;
     }
     conn.codec = hello.codec;
-    const expected = hello.role === "admin" ? this.o.adminToken : this.o.token;
-    if (!tokenEquals(hello.token, expected)) {
-      this.refuse(conn, "KV_UNAUTHORIZED", "missing or wrong token");
-      return;
-    }
     if (hello.role === "peer" && hello.id === this.o.id) {
       // Two nodes configured with one id would corrupt each other's protocol state; refuse loudly.
       this.refuse(conn, "KV_PROTOCOL", `a peer claims this node's own id ${this.o.id}`);
+      return;
+    }
+    if (hello.role === "peer") {
+      const why = this.peerHelloProblem(hello);
+      if (why) {
+        this.refuse(conn, "KV_UNAUTHORIZED", why);
+        return;
+      }
+    } else if (!tokenEquals(hello.token, hello.role === "admin" ? this.o.adminToken : this.o.token)) {
+      this.refuse(conn, "KV_UNAUTHORIZED", "missing or wrong token");
       return;
     }
     clearTimeout(conn.timer);
@@ -575,6 +592,23 @@ export class WsTransport {
       codec: conn.codec,
       ...(hello.role === "client" && this.o.writeRetry === "same-node" ? { retry: "same-node" } : {}),
     });
+  }
+
+  /**
+   * peerHelloProblem says why a peer hello is refused, or undefined: the claimed id must be a member, and the proof
+   * must be made with the peer token for this id and this node, recent, and not seen before (auth.ts peerProof).
+   */
+  private peerHelloProblem(hello: HelloFrame): string | undefined {
+    const id = hello.id!;
+    if (!this.peerIds.includes(id)) return `peer ${JSON.stringify(id).slice(0, 80)} is not a member`;
+    if (hello.ts === undefined || hello.nonce === undefined || hello.proof === undefined)
+      return "a peer must prove it holds the peer token (the client token does not open a peer connection)";
+    const now = Date.now();
+    if (Math.abs(now - hello.ts) > PEER_PROOF_WINDOW_MS) return "peer hello too old or too far ahead";
+    if (!proofEquals(hello.proof, peerProof(this.o.peerToken, id, this.o.id, hello.ts, hello.nonce)))
+      return "wrong peer proof";
+    if (!this.nonces.add(hello.nonce, now)) return "replayed peer hello";
+    return undefined;
   }
 
   private onRequest(conn: Conn, raw: unknown): void {

@@ -28,6 +28,8 @@ export interface ClusterFile {
   supervisorPid: number;
   tokenFile: string;
   adminTokenFile: string;
+  /** The members' own credential (clients are given `tokenFile` only). */
+  peerTokenFile: string;
   nodes: ClusterNodeInfo[];
   startedAt: string;
 }
@@ -153,8 +155,10 @@ export function registerCluster(program: Command): void {
       }
       const tokenFile = flags.tokenFile ? resolve(flags.tokenFile) : join(dir, "cluster.token");
       const adminTokenFile = flags.adminTokenFile ? resolve(flags.adminTokenFile) : join(dir, "admin.token");
+      const peerTokenFile = join(dir, "peer.token");
       if (!flags.tokenFile) ensureToken(tokenFile);
       if (!flags.adminTokenFile) ensureToken(adminTokenFile);
+      ensureToken(peerTokenFile);
 
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new UsageError("--tls-cert and --tls-key go together");
@@ -220,6 +224,8 @@ export function registerCluster(program: Command): void {
           tokenFile,
           "--admin-token-file",
           adminTokenFile,
+          "--peer-token-file",
+          peerTokenFile,
           ...flags.option.flatMap((o) => ["--option", o]),
           ...(flags.tickMs ? ["--tick-ms", flags.tickMs] : []),
           ...(flags.logLevel ? ["--log-level", flags.logLevel] : []),
@@ -282,13 +288,14 @@ export function registerCluster(program: Command): void {
         supervisorPid: process.pid,
         tokenFile,
         adminTokenFile,
+        peerTokenFile,
         nodes: infos,
         startedAt: new Date().toISOString(),
       };
       writeFileSync(join(dir, "cluster.json"), `${JSON.stringify(file, null, 2)}\n`);
       process.stdout.write(`cluster ready ${endpoints.join(",")}\n`);
       process.stderr.write(
-        `clab cluster: ${n} ${engine.name} nodes; token ${tokenFile}, admin token ${adminTokenFile}, logs ${dir}/n*.log\n` +
+        `clab cluster: ${n} ${engine.name} nodes; token ${tokenFile}, admin token ${adminTokenFile}, peer token ${peerTokenFile} (members only), logs ${dir}/n*.log\n` +
           `clab cluster: stop with Ctrl-C or clab cluster down --data ${flags.data}\n`,
       );
       // Stay in the foreground until a signal; a dead child is reported above and the rest keep serving.

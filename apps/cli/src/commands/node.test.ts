@@ -26,7 +26,15 @@ function tempDir(): string {
 function tokens(dir: string): string[] {
   writeFileSync(join(dir, "t"), "cluster-token-123\n", { mode: 0o600 });
   writeFileSync(join(dir, "a"), "admin-token-456\n", { mode: 0o600 });
-  return ["--token-file", join(dir, "t"), "--admin-token-file", join(dir, "a")];
+  writeFileSync(join(dir, "p"), "peer-token-789\n", { mode: 0o600 });
+  return [
+    "--token-file",
+    join(dir, "t"),
+    "--admin-token-file",
+    join(dir, "a"),
+    "--peer-token-file",
+    join(dir, "p"),
+  ];
 }
 
 /** runNode runs `clab node` to completion (for start failures) with a time bound. */

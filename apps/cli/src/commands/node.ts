@@ -13,6 +13,7 @@ interface NodeFlags {
   memory?: boolean;
   tokenFile?: string;
   adminTokenFile?: string;
+  peerTokenFile?: string;
   option: string[];
   tickMs?: string;
   tlsCert?: string;
@@ -52,6 +53,10 @@ export function registerNode(program: Command): void {
     .option("--memory", "keep records in memory only (lost on exit)")
     .option("--token-file <file>", "cluster token file (else env CLAB_TOKEN)")
     .option("--admin-token-file <file>", "admin token file (else env CLAB_ADMIN_TOKEN)")
+    .option(
+      "--peer-token-file <file>",
+      "peer token file, shared by the members only (else env CLAB_PEER_TOKEN); clients never get it",
+    )
     .option("--option <k=v>", "engine option (repeatable)", collect, [])
     .option("--tick-ms <ms>", "wall-clock tick period", "10")
     .option("--tls-cert <file>", "serve wss:// with this certificate")
@@ -68,6 +73,9 @@ export function registerNode(program: Command): void {
       const peers = usage(() => parsePeers(flags.peers ?? ""));
       const token = usage(() => readSecret(flags.tokenFile, "CLAB_TOKEN", "token"));
       const adminToken = usage(() => readSecret(flags.adminTokenFile, "CLAB_ADMIN_TOKEN", "admin token"));
+      const peerToken = usage(() => readSecret(flags.peerTokenFile, "CLAB_PEER_TOKEN", "peer token"));
+      if (new Set([token, adminToken, peerToken]).size !== 3)
+        throw new UsageError("the client, admin and peer tokens must all differ");
       const options = usage(() => parseOptionArgs(flags.option));
       const tickMs = Number(flags.tickMs);
       if (!Number.isInteger(tickMs) || tickMs < 1)
@@ -87,6 +95,7 @@ export function registerNode(program: Command): void {
           dataDir: flags.memory ? null : flags.data!,
           token,
           adminToken,
+          peerToken,
           tickMs,
           logger,
           ...(flags.tlsCert
