@@ -294,6 +294,36 @@ describe("KvClient against awkward clusters", () => {
     expectWellFormed(events);
   });
 
+  it("refuses what no node accepts before sending: an oversized value (KV_TOO_LARGE), a lone surrogate (KV_INVALID_VALUE)", async () => {
+    const seen: string[] = [];
+    const n = await node({
+      id: "n1",
+      intercept: (req) => {
+        seen.push(req.key);
+        return undefined;
+      },
+    });
+    const events: HistoryEvent[] = [];
+    const c = kv({ endpoints: [n.url], timeoutMs: 60_000, record: (e) => events.push(e) });
+    expect(await code(c.put("big", "x".repeat(2 * 1024 * 1024)))).toBe("KV_TOO_LARGE");
+    expect(await code(c.put("big", "é".repeat(600 * 1024)))).toBe("KV_TOO_LARGE"); // 1.2 MB in UTF-8
+    expect(await code(c.put("bad", "\ud800"))).toBe("KV_INVALID_VALUE");
+    expect(await code(c.cas("bad", "\udfff", "v"))).toBe("KV_INVALID_VALUE");
+    expect(await code(c.put("\ud800", "v"))).toBe("KV_INVALID_KEY");
+    expect(seen).toEqual([]);
+    expect(events.filter((e) => e.type === "fail").map((e) => e.error)).toEqual([
+      "KV_TOO_LARGE",
+      "KV_TOO_LARGE",
+      "KV_INVALID_VALUE",
+      "KV_INVALID_VALUE",
+      "KV_INVALID_KEY",
+    ]);
+    expectWellFormed(events);
+    // The connection is still good for what is valid, a value at the limit included.
+    await c.put("ok", "x".repeat(1024 * 1024));
+    expect((await c.get("ok")).value?.length).toBe(1024 * 1024);
+  });
+
   it("refuses a wrong token with KV_UNAUTHORIZED without retrying until the deadline", async () => {
     const n = await node({ id: "n1" });
     const c = kv({ endpoints: [n.url], token: "wrong", timeoutMs: 60_000 });

@@ -21,6 +21,7 @@ import {
   OP_TO_F,
   type RequestOptions,
   toResult,
+  validateRequest,
   type WriteResult,
   type WriteRetry,
 } from "@consistency-lab/kv";
@@ -170,6 +171,22 @@ export class KvClient implements KvStore {
       key: fields.key,
       ...(argValue !== undefined ? { value: argValue } : {}),
     });
+    // What no node would accept is refused here, before anything is sent (recorded as a definite fail): an
+    // oversized value gets KV_TOO_LARGE at once instead of a closed connection and retries until KV_TIMEOUT, and a
+    // lone surrogate gets KV_INVALID_VALUE instead of being turned into U+FFFD by the UTF-8 encoding on the wire.
+    try {
+      validateRequest({ id: "", op, ...fields } as ClientRequest);
+    } catch (e) {
+      if (!(e instanceof KvError)) throw e;
+      this.record({
+        type: "fail",
+        f,
+        key: fields.key,
+        ...(argValue !== undefined ? { value: argValue } : {}),
+        error: e.code,
+      });
+      throw e;
+    }
     const attempt = new ClientOp({ op, sessions: this.sessions, writeRetry: this.writeRetry });
     let url = this.preferred ?? this.endpoints[this.rr % this.endpoints.length]!;
     /** The endpoint that may hold an earlier attempt of this write. */

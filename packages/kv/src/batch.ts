@@ -2,12 +2,12 @@
  * Replication batches bounded in bytes as well as entries.
  *
  * Every peer message travels as one transport frame, and the transport refuses a frame over its limit (transport-ws
- * DEFAULTS.maxPayload, 2 MiB: a peer that receives one closes the connection, so the sender drops it instead). A
+ * DEFAULTS.maxPeerMessage, 2 MiB: the sender drops a larger one, as the simulator does). A
  * catch-up batch counted in entries alone is unbounded in bytes: 64 entries of 64 KiB is 4 MiB, never delivered, and
  * the lagging replica never converges. Every engine takes its batches through `takeBatch`.
  */
 
-/** MAX_MESSAGE_BYTES is the frame limit of the transport between nodes (transport-ws DEFAULTS.maxPayload). */
+/** MAX_MESSAGE_BYTES is the largest message between nodes (transport-ws DEFAULTS.maxPeerMessage). */
 export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 
 /**

@@ -162,6 +162,23 @@ describe("bad input at the endpoint", () => {
     await stillServes(n);
   });
 
+  it("answers a value over the 1 MiB limit KV_TOO_LARGE on the open connection (the frame limit is above it)", async () => {
+    const n = await node();
+    const s = await raw(n.url);
+    s.frame(HELLO);
+    await s.next((f) => f.t === "welcome");
+    s.frame({ t: "req", req: { id: "1", op: "put", key: "k", value: "x".repeat(2 * 1024 * 1024) } });
+    expect((await s.next((f) => f.t === "rep")).rep).toMatchObject({
+      id: "1",
+      ok: false,
+      error: { code: "KV_TOO_LARGE" },
+    });
+    s.frame({ t: "req", req: { id: "2", op: "put", key: "k", value: "v" } });
+    const two = await s.next((f) => f.t === "rep" && (f.rep as { id: string }).id === "2");
+    expect(two.rep).toMatchObject({ ok: true });
+    expect(s.closed).toBeUndefined();
+  });
+
   it("refuses random bytes and truncated frames with KV_PROTOCOL (or ws's own close)", async () => {
     const n = await node();
     const hello = encodeFrame(HELLO, "msgpack") as Buffer;
@@ -260,15 +277,40 @@ describe("bad input at the endpoint", () => {
     await stillServes(n);
   });
 
-  it("keeps serving a good client through a flood of 200 connections", async () => {
+  it("keeps serving a good client through a flood of 200 connections, holding at most 64 before hello", async () => {
     const n = await node();
-    const flood = await Promise.all([...Array(200).keys()].map(() => raw(n.url)));
+    const flood: RawSocket[] = [];
+    for (let i = 0; i < 200; i++) flood.push(await raw(n.url));
     // Half stay silent, half send garbage.
     flood.forEach((s, i) => {
       if (i % 2 === 0) s.bytes(randomBytes(32));
     });
     await stillServes(n);
     await waitFor(() => flood.filter((s, i) => i % 2 === 0 && s.closed !== undefined).length === 100);
-    expect(flood.filter((s, i) => i % 2 === 1 && s.closed !== undefined).length).toBe(0);
+    // The silent ones beyond the cap were closed oldest first with a coded refusal; the newest are still waiting.
+    await waitFor(() => flood.filter((s) => s.closed === undefined).length <= 64);
+    const evicted = flood.filter((s, i) => i % 2 === 1 && s.closed !== undefined);
+    expect(evicted.length).toBeGreaterThan(0);
+    for (const s of evicted) expect(s.closed!.code === 4004 || s.closed!.code === 4003).toBe(true);
+    expect(flood.at(-1)!.closed).toBeUndefined();
+  });
+
+  it("refuses connections past maxConnections with KV_OVERLOADED and keeps serving those it holds", async () => {
+    const n = await node({ maxConnections: 3 });
+    const held: RawSocket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await raw(n.url);
+      s.frame(HELLO);
+      await s.next((f) => f.t === "welcome");
+      held.push(s);
+    }
+    const extra = await raw(n.url);
+    expect(await extra.next((f) => f.t === "error")).toMatchObject({ code: "KV_OVERLOADED" });
+    expect((await extra.waitClosed()).code).toBe(4004);
+    held[0]!.frame({ t: "req", req: { id: "1", op: "put", key: "k", value: "v" } });
+    expect((await held[0]!.next((f) => f.t === "rep")).rep).toMatchObject({ ok: true });
+    held[0]!.close();
+    await waitFor(() => n.transport.stats().clients < 3);
+    await stillServes(n);
   });
 });

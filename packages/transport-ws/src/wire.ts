@@ -6,6 +6,7 @@ import type {
   NodeId,
   NodeStatus,
 } from "@consistency-lab/kv";
+import { MAX_MESSAGE_BYTES } from "@consistency-lab/kv";
 import type { FaultCommand } from "./faults.js";
 
 /** WIRE_VERSION is the wire-protocol version carried in every handshake; a mismatch is refused. */
@@ -133,16 +134,30 @@ export function closeCodeFor(code: KvErrorCode): number {
 /** DEFAULTS are the transport's limits and timings; every one is overridable in TransportOptions. */
 export const DEFAULTS = {
   host: "127.0.0.1",
-  /** 2 MiB: a 1 MiB value (LIMITS.maxValueBytes) plus its key and envelope, with room for JSON escaping. */
-  maxPayload: 2 * 1024 * 1024,
+  /**
+   * Largest frame a node accepts on any connection: 8 MiB, so that a request with a value over the 1 MiB limit
+   * (LIMITS.maxValueBytes) still arrives and is answered KV_TOO_LARGE on its open connection; past it ws closes
+   * the connection (1009) before buffering.
+   */
+  maxPayload: 8 * 1024 * 1024,
+  /**
+   * Largest peer message a node sends (kv MAX_MESSAGE_BYTES, 2 MiB): over it a message is dropped at the sender
+   * and counted, as the simulator drops it. Engines bound their batches below it (kv takeBatch).
+   */
+  maxPeerMessage: MAX_MESSAGE_BYTES,
   codec: "msgpack" as Codec,
   sendQueueLimit: 4096,
   /** A connection that has not said hello within this time is closed (connection floods). */
   handshakeTimeoutMs: 5000,
   /** Requests in flight per client connection; more are answered KV_OVERLOADED. */
   maxInFlight: 1024,
-  /** Open connections per node; more are refused with close code 1013 (try again later). */
-  maxConnections: 2048,
+  /** Open connections per node; more are refused with a KV_OVERLOADED error frame and close code 4004. */
+  maxConnections: 1024,
+  /**
+   * Connections that have not completed their hello (each may hold a frame of up to maxPayload); past it the oldest
+   * is closed with KV_OVERLOADED to make room, so a flood of idle sockets cannot crowd out clients that say hello.
+   */
+  maxUnauthenticated: 64,
   /** Reconnect backoff: min(max, base * 2^attempt), times a uniform factor in [0.5, 1) (equal jitter). */
   backoffBaseMs: 50,
   backoffMaxMs: 2000,

@@ -64,8 +64,10 @@ export interface TransportOptions {
   /** Separate token for admin and fault frames. */
   adminToken: string;
   tls?: TlsFiles;
-  /** Largest frame accepted, in bytes (default 2 MiB); larger ones are refused by ws before buffering (1009). */
+  /** Largest frame accepted, in bytes (default 8 MiB); larger ones are refused by ws before buffering (1009). */
   maxPayload?: number;
+  /** Largest peer message sent (default 2 MiB, kv MAX_MESSAGE_BYTES, at most maxPayload); larger ones are dropped. */
+  maxPeerMessage?: number;
   /** Codec this node sends with on its peer links (default msgpack, the faster in bench/src/micro/codec.ts). */
   codec?: Codec;
   /** Messages queued per peer while its link is down; overflow drops the oldest (default 4096). */
@@ -75,6 +77,8 @@ export interface TransportOptions {
   handshakeTimeoutMs?: number;
   maxInFlight?: number;
   maxConnections?: number;
+  /** Connections still before their hello (default 64); more are refused with KV_OVERLOADED. */
+  maxUnauthenticated?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /** Ping period for every connection (default 10 s); one missed pong terminates it. */
@@ -185,11 +189,16 @@ export class WsTransport {
       advertise: options.advertise,
       writeRetry: options.writeRetry,
       maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
+      maxPeerMessage: Math.min(
+        options.maxPeerMessage ?? DEFAULTS.maxPeerMessage,
+        options.maxPayload ?? DEFAULTS.maxPayload,
+      ),
       codec: options.codec ?? DEFAULTS.codec,
       sendQueueLimit: options.sendQueueLimit ?? DEFAULTS.sendQueueLimit,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
       maxInFlight: options.maxInFlight ?? DEFAULTS.maxInFlight,
       maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+      maxUnauthenticated: options.maxUnauthenticated ?? DEFAULTS.maxUnauthenticated,
       backoffBaseMs: options.backoffBaseMs ?? DEFAULTS.backoffBaseMs,
       backoffMaxMs: options.backoffMaxMs ?? DEFAULTS.backoffMaxMs,
       heartbeatMs: options.heartbeatMs ?? DEFAULTS.heartbeatMs,
@@ -331,10 +340,10 @@ export class WsTransport {
       this.log.error({ to, err: (e as Error).message }, "cannot encode peer message");
       return;
     }
-    if (frame.length > this.o.maxPayload) {
-      // The peer would close the link with 1009; dropping here keeps the link up.
+    if (frame.length > this.o.maxPeerMessage) {
+      // Over the peer message limit (what the simulator drops too); dropping here keeps the link up.
       this.counters.dropped++;
-      this.log.error({ to, bytes: frame.length }, "peer message larger than maxPayload dropped");
+      this.log.error({ to, bytes: frame.length }, "peer message larger than maxPeerMessage dropped");
       return;
     }
     const pending = this.fifo.get(to);
@@ -448,9 +457,31 @@ export class WsTransport {
   }
 
   private accept(ws: WebSocket): void {
-    if (this.closing || this.conns.size >= this.o.maxConnections) {
+    // Past the cap of connections still before their hello, the oldest of them makes room: a flood of idle sockets
+    // then churns itself rather than locking out clients, which say hello within milliseconds.
+    const waiting = [...this.conns].filter((c) => c.phase === "hello");
+    if (waiting.length >= this.o.maxUnauthenticated)
+      this.refuse(
+        waiting[0]!,
+        "KV_OVERLOADED",
+        `too many connections before hello (${this.o.maxUnauthenticated})`,
+      );
+    const full =
+      this.conns.size >= this.o.maxConnections
+        ? `too many connections (${this.o.maxConnections})`
+        : undefined;
+    if (this.closing || full) {
       ws.on("error", () => {});
-      ws.close(1013, "too many connections");
+      this.counters.refused++;
+      const message = this.closing ? "node is shutting down" : full!;
+      // A coded refusal the client can read (JSON: nothing is negotiated yet), then the close.
+      try {
+        ws.send(encodeFrame({ t: "error", code: "KV_OVERLOADED", message } satisfies ErrorFrame, "json"));
+      } catch {
+        // Closing anyway.
+      }
+      ws.close(CLOSE_CODES.KV_OVERLOADED, "KV_OVERLOADED");
+      setTimeout(() => ws.terminate(), 2000).unref();
       return;
     }
     const conn: Conn = {
