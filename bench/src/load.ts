@@ -33,12 +33,15 @@ export function makeClient(
     pinned?: boolean;
     /** Mark recorded events as the closing reads after quiescence (checker: convergence, lost writes). */
     final?: boolean;
+    /** Retries after the first attempt (default: until the deadline). */
+    retries?: number;
   },
 ): KvClient {
   return new KvClient({
     endpoints,
     token: c.token,
     timeoutMs: o.timeoutMs,
+    ...(o.retries !== undefined ? { retries: o.retries } : {}),
     // A pinned client is on one side of a partition: it never follows a leader hint to a node it was not given.
     ...(o.pinned ? { discover: false } : {}),
     process: o.process,

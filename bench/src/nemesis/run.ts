@@ -393,7 +393,15 @@ async function watchAgreement(
   withinMs: number,
 ): Promise<NemesisSummary["agreement"]> {
   const readers = procs.endpoints.map((ep, i) =>
-    makeClient(procs, [ep], { timeoutMs: 2000, process: -1, pinned: true, clientId: `nemesis-watch-${i}` }),
+    // One attempt each: a node that does not serve reads (a follower of a leader-only engine) says so at once
+    // instead of holding the watch for a whole deadline per key.
+    makeClient(procs, [ep], {
+      timeoutMs: 1000,
+      retries: 0,
+      process: -1,
+      pinned: true,
+      clientId: `nemesis-watch-${i}`,
+    }),
   );
   try {
     for (let check = 1; ; check++) {
