@@ -13,6 +13,7 @@ import {
   type Ready,
 } from "@consistency-lab/kv";
 import { MemoryStorage, type Storage } from "@consistency-lab/storage";
+import { decodeFrame, encodeFrame, WebSocket, WIRE_VERSION } from "@consistency-lab/transport-ws";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeNetwork } from "./fake-transport.js";
 import { Node, type NodeConfig } from "./node.js";
@@ -308,5 +309,85 @@ describe("Node release order", () => {
       ok: true,
       value: "did promote",
     });
+  });
+});
+
+/** rawExchange opens a WebSocket, sends `frames` in order and resolves with what came back and how it closed. */
+function rawExchange(
+  url: string,
+  frames: unknown[],
+): Promise<{ got: Record<string, unknown>[]; close: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const got: Record<string, unknown>[] = [];
+    ws.on("message", (data, isBinary) => {
+      const f = decodeFrame(data as Buffer, isBinary) as Record<string, unknown>;
+      got.push(f);
+      // After the welcome, send the rest (the frames after the hello).
+      if (f.t === "welcome") for (const x of frames.slice(1)) ws.send(encodeFrame(x, "json"));
+    });
+    ws.once("open", () => ws.send(encodeFrame(frames[0], "json")));
+    ws.once("close", (close) => resolve({ got, close }));
+    ws.once("error", reject);
+  });
+}
+
+describe("Node over real WebSockets: peer credentials", () => {
+  async function wsNode(over: Partial<NodeConfig> = {}): Promise<Node> {
+    const n = await Node.start({
+      engine: memoryEngine,
+      id: "n1",
+      listen: { host: "127.0.0.1", port: 0 },
+      peers: { n2: "ws://127.0.0.1:9" },
+      dataDir: null,
+      token: "client-token",
+      adminToken: "admin-token",
+      peerToken: "peer-token",
+      logger: silent,
+      tickMs: 5,
+      ...over,
+    });
+    running.push(n);
+    return n;
+  }
+  const peerHello = (id: string, token: string) => ({
+    t: "hello",
+    v: WIRE_VERSION,
+    role: "peer",
+    id,
+    token,
+    codec: "json",
+  });
+
+  it("refuses a peer hello made with the client token, or claiming a non-member id, with KV_UNAUTHORIZED and close", async () => {
+    const n = await wsNode();
+    const url = `ws://127.0.0.1:${n.port}`;
+    for (const hello of [
+      peerHello("n2", "client-token"),
+      peerHello("n9", "client-token"),
+      peerHello("n2", "peer-token"),
+    ]) {
+      const { got, close } = await rawExchange(url, [hello]);
+      expect(got, JSON.stringify(hello)).toEqual([
+        expect.objectContaining({ t: "error", code: "KV_UNAUTHORIZED" }),
+      ]);
+      expect(close).toBe(4001);
+    }
+  });
+
+  it("a client connection that sends a peer message is refused with a coded error and closed", async () => {
+    const n = await wsNode();
+    const { got, close } = await rawExchange(`ws://127.0.0.1:${n.port}`, [
+      { t: "hello", v: WIRE_VERSION, role: "client", token: "client-token", codec: "json" },
+      { t: "msg", m: { type: "vote", term: 99 } },
+    ]);
+    expect(got.map((f) => f.t)).toEqual(["welcome", "error"]);
+    expect(got[1]).toMatchObject({ code: "KV_PROTOCOL" });
+    expect(close).toBe(4003);
+  });
+
+  it("refuses to start when the peer token equals the client or admin token", async () => {
+    await expect(wsNode({ peerToken: "client-token" })).rejects.toThrow(/differ/);
+    await expect(wsNode({ peerToken: "admin-token" })).rejects.toThrow(/differ/);
   });
 });

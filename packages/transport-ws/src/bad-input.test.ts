@@ -229,6 +229,10 @@ describe("bad input at the endpoint", () => {
       [{ op: "put", key: "k", value: { nested: true } }, "KV_INVALID_VALUE"],
       [{ op: "put", key: "k", value: "v".repeat(1024 * 1024 + 1) }, "KV_TOO_LARGE"],
       [{ op: "cas", key: "k", value: "v" }, "KV_INVALID_VALUE"],
+      // Lone surrogates (JSON frames carry them as \ud800 escapes): not well-formed Unicode, refused, not replaced.
+      [{ op: "put", key: "k", value: "a\ud800" }, "KV_INVALID_VALUE"],
+      [{ op: "cas", key: "k", value: "v", expected: "\udc00" }, "KV_INVALID_VALUE"],
+      [{ op: "get", key: "\ud800k" }, "KV_INVALID_KEY"],
       [{ op: "get", key: "k", options: { read: "psychic" } }, "KV_INVALID_ARGUMENT"],
       [{ op: "get", key: "k", options: "fast" }, "KV_INVALID_ARGUMENT"],
       [{ op: "put", key: "k", value: "v", session: { clientId: "c", seq: -1 } }, "KV_INVALID_ARGUMENT"],

@@ -211,8 +211,11 @@ describe("clab cluster with Raft (real processes)", () => {
     const peerToken = readFileSync(up.file.peerTokenFile, "utf8").trim();
     expect(peerToken).not.toBe(up.token);
     expect(up.file.nodes.every((n) => n.argv.includes(up.file.peerTokenFile))).toBe(true);
+    // Dial a node that is still up (the leader was killed above), claiming another member's id.
+    const alive = up.file.nodes.find((n) => n.id !== victim.id)!;
+    const claimed = up.file.nodes.find((n) => n.id !== alive.id)!.id;
     const forged = await new Promise<{ frame: Record<string, unknown>; close: number }>((done, fail) => {
-      const ws = new WebSocket(up.endpoints[0]!);
+      const ws = new WebSocket(alive.endpoint);
       let frame: Record<string, unknown> = {};
       ws.on("open", () =>
         ws.send(
@@ -220,7 +223,7 @@ describe("clab cluster with Raft (real processes)", () => {
             t: "hello",
             v: WIRE_VERSION,
             role: "peer",
-            id: "n2",
+            id: claimed,
             token: up.token,
             codec: "json",
           }),
