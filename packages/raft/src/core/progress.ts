@@ -20,6 +20,8 @@ export interface Progress {
   probeSent: boolean;
   /** snapshot: the index of the snapshot sent. */
   pendingSnapshot: number;
+  /** In snapshot state: how many of the snapshot's data entries the follower has acknowledged. */
+  snapshotOffset: number;
   /** Time (ms) of the last append progress or snapshot send, to detect lost messages. */
   lastProgressAt: number;
   inflights: Inflight[];
@@ -37,6 +39,7 @@ export function newProgress(next: number, now: number): Progress {
     state: "probe",
     probeSent: false,
     pendingSnapshot: 0,
+    snapshotOffset: 0,
     lastProgressAt: now,
     inflights: [],
     inflightBytes: 0,
@@ -49,6 +52,7 @@ function resetState(pr: Progress, state: ProgressState): void {
   pr.state = state;
   pr.probeSent = false;
   pr.pendingSnapshot = 0;
+  pr.snapshotOffset = 0;
   pr.inflights = [];
   pr.inflightBytes = 0;
 }

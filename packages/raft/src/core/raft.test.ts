@@ -1,4 +1,4 @@
-import { Rng } from "@consistency-lab/kv";
+import { MAX_MESSAGE_BYTES, Rng, utf8Bytes } from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
 import { Network, type Wire } from "../testing/network.js";
 import { RaftCore } from "./raft.js";
@@ -494,6 +494,25 @@ describe("Raft §7 log compaction", () => {
     net.runFor(500);
     expect(net.messages(isType("snapshot-request", l, f)).length).toBeGreaterThan(0);
     expect(net.core(f).dump()).toEqual(net.core(l).dump());
+  });
+
+  it("sends a snapshot larger than the peer message limit in chunks, one after another, and the follower installs it", () => {
+    // Found on real processes: 500 keys of 64 KiB made a 32 MiB snapshot in one message, over the transport's
+    // 2 MiB limit; it was dropped every time and the follower never caught up.
+    const net = new Network(3, { snapshotEvery: 10 });
+    const l = net.elect();
+    const f = net.ids.find((i) => i !== l)!;
+    net.crash(f);
+    const big = (i: number) => `${i}:${"x".repeat(64 * 1024)}`;
+    for (let i = 0; i < 60; i++) net.request(l, { op: "put", key: `k${i}`, value: big(i) });
+    net.runFor(500);
+    net.restart(f);
+    net.runFor(2000);
+    const chunks = net.messages(isType("snapshot-request", l, f));
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const c of chunks) expect(utf8Bytes(JSON.stringify(c.message))).toBeLessThan(MAX_MESSAGE_BYTES);
+    expect(net.core(f).dump()).toEqual(net.core(l).dump());
+    expect(net.core(f).dump().size).toBe(60);
   });
 
   it("restarts every node from snapshot plus log tail without losing a write", () => {

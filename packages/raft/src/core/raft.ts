@@ -1,5 +1,6 @@
 import {
   type AdminCommand,
+  BATCH_BYTES,
   type ClientReply,
   type ClientRequest,
   type EngineCore,
@@ -13,6 +14,8 @@ import {
   type ReadMode,
   type Ready,
   type Rng,
+  takeBatch,
+  utf8Bytes,
   validateRequest,
 } from "@consistency-lab/kv";
 import { deepClone } from "./clone.js";
@@ -91,6 +94,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
   readonly sm = new KvStateMachine();
   /** The latest snapshot, sent to followers whose next entry was compacted away. */
   snapshot: Snapshot | null = null;
+  /** A snapshot being received in chunks (follower), until its last chunk installs it. */
+  private incoming: Snapshot | null = null;
 
   // Volatile state.
   role: Role = "follower";
@@ -653,9 +658,35 @@ export class RaftCore implements EngineCore<RaftMessage> {
   private sendSnapshot(to: NodeId, pr: Progress): boolean {
     if (this.snapshot === null)
       throw new Error("raft: follower needs compacted entries but there is no snapshot");
-    this.send(to, { type: "snapshot-request", term: this.term, snapshot: this.snapshot });
     becomeSnapshot(pr, this.snapshot.index, this.now);
+    this.sendSnapshotChunk(to, pr);
     return true;
+  }
+
+  /**
+   * sendSnapshotChunk sends the part of the snapshot after what the follower acknowledged, bounded in bytes: a
+   * snapshot of many megabytes in one message is over the peer message limit and never arrives (kv takeBatch;
+   * etcd-io/raft leaves chunking to the application, Raft §7 sends InstallSnapshot with offsets). The next chunk
+   * goes when this one is acknowledged, so a large snapshot never floods the link.
+   */
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const s = this.snapshot!;
+    if (s.index !== pr.pendingSnapshot) {
+      // A newer snapshot was taken meanwhile: send that one, from its start.
+      becomeSnapshot(pr, s.index, this.now);
+    }
+    const offset = pr.snapshotOffset;
+    const b = takeBatch(s.data, {
+      start: offset,
+      maxBytes: BATCH_BYTES,
+      sizeOf: ([k, v]) => utf8Bytes(k) + utf8Bytes(v) + 16,
+    });
+    this.send(to, {
+      type: "snapshot-request",
+      term: this.term,
+      snapshot: { ...s, data: b.entries, sessions: offset === 0 ? s.sessions : [] },
+      chunk: { offset, total: s.data.length },
+    });
   }
 
   private bcastAppend(): void {
@@ -730,6 +761,15 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const pr = this.progress.get(from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    if (m.success && m.snapshotOffset !== undefined) {
+      // A snapshot chunk arrived: the next one goes now.
+      if (pr.state === "snapshot" && m.snapshotOffset > pr.snapshotOffset && this.snapshot !== null) {
+        pr.snapshotOffset = m.snapshotOffset;
+        pr.lastProgressAt = this.now;
+        this.sendSnapshotChunk(from, pr);
+      }
+      return;
+    }
     if (!m.success) {
       let hint = m.hintIndex ?? m.index - 1;
       if (m.hintTerm !== undefined && m.hintTerm > 0)
@@ -802,10 +842,32 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   /** @internal */
   handleSnapshot(from: NodeId, m: Extract<RaftMessage, { type: "snapshot-request" }>): void {
-    const s = m.snapshot;
+    let s = m.snapshot;
     if (s.index <= this.log.committed) {
+      this.incoming = null;
       this.send(from, { type: "append-response", term: this.term, success: true, index: this.log.committed });
       return;
+    }
+    if (m.chunk !== undefined) {
+      const { offset, total } = m.chunk;
+      const cur = this.incoming;
+      if (offset === 0) this.incoming = { ...s, data: [...s.data] };
+      else if (cur !== null && cur.index === s.index && cur.term === s.term && cur.data.length === offset)
+        for (const e of s.data) cur.data.push(e);
+      else return; // A chunk out of order (one was lost): the leader starts over when it sees no progress.
+      const held = this.incoming!;
+      if (held.data.length < total) {
+        this.send(from, {
+          type: "append-response",
+          term: this.term,
+          success: true,
+          index: this.log.committed,
+          snapshotOffset: held.data.length,
+        });
+        return;
+      }
+      this.incoming = null;
+      s = held;
     }
     if (this.log.matchTerm(s.index, s.term)) {
       // We already hold the snapshot's last entry: fast-forward the commit index instead (etcd-io/raft restore).

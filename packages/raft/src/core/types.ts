@@ -90,6 +90,8 @@ export type RaftMessage =
       success: boolean;
       /** success: the last index known to match; failure: the prevIndex that was rejected. */
       index: number;
+      /** A snapshot in chunks: how many of its data entries the follower holds so far (send the next chunk). */
+      snapshotOffset?: number;
       /** Fast backtracking hint (etcd-io/raft `findConflictByTerm`): a probe guess and its term. */
       hintIndex?: number;
       hintTerm?: number;
@@ -97,7 +99,12 @@ export type RaftMessage =
   /** A heartbeat with `ctx` belongs to a read round and is answered; without it, it only announces `commit`. */
   | { type: "heartbeat"; term: number; commit: number; ctx?: number }
   | { type: "heartbeat-response"; term: number; ctx: number }
-  | { type: "snapshot-request"; term: number; snapshot: Snapshot }
+  /**
+   * A snapshot travels in chunks of its data entries, each under the peer message limit (kv takeBatch): `chunk`
+   * says where this one starts and how many entries there are in all; `snapshot.data` holds this chunk's entries
+   * (sessions in the first chunk). Without `chunk`, the message is the whole snapshot.
+   */
+  | { type: "snapshot-request"; term: number; snapshot: Snapshot; chunk?: { offset: number; total: number } }
   | { type: "timeout-now"; term: number }
   | { type: "read-index-request"; term: number; ctx: number }
   | { type: "read-index-response"; term: number; ctx: number; index: number | null };
