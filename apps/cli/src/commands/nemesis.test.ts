@@ -144,18 +144,22 @@ describe.sequential("clab nemesis on real processes", () => {
     }, 240_000);
   }
 
-  it("catches the single-leader variant that applies a retried write twice: exit 1, history and schedule kept", async () => {
+  // A broken engine must be caught: exit 1, the history and a replayable schedule kept. The lagging-replica variant
+  // breaks linearizability in every run; single-leader-broken-retry-twice breaks only when a retry lands after
+  // another client's write, which short real runs hit in some runs and not others (its simulator scenario,
+  // packages/single-leader/testdata/scenarios/leader-restart.json, catches it in 18 of 30 seeds).
+  it("catches a broken engine: exit 1, history and schedule kept", async () => {
     const r = await nemesis("broken", [
       "--engine",
-      "single-leader-broken-retry-twice",
+      "memory-broken-lagging-replica",
       "--faults",
       "kill",
       "--target",
-      "leader",
+      "random",
       "--interval",
       "2",
       "--duration",
-      "16",
+      "8",
       "--seed",
       "3",
     ]);
@@ -169,7 +173,7 @@ describe.sequential("clab nemesis on real processes", () => {
       engine: string;
       faults: { kind: string; target: { nodes: string[] } }[];
     };
-    expect(schedule.engine).toBe("single-leader-broken-retry-twice");
+    expect(schedule.engine).toBe("memory-broken-lagging-replica");
     expect(schedule.faults.length).toBe(r.summary!.faults.length);
     expect(schedule.faults.every((f) => f.kind === "kill" && f.target.nodes.length === 1)).toBe(true);
     r.done();
