@@ -98,9 +98,11 @@ export function checkSession(ops: readonly Op[], guarantee: SessionGuarantee): G
           found.add(
             () =>
               `${label(guarantee)}: ${opLabel(op)} does not reflect ${opLabel(f.w)} (${f.why}): it returns ${
-                writers.length === 0
-                  ? "a value older than that write"
-                  : "a value whose write completed before that write was invoked"
+                writers.length > 0
+                  ? "a value whose write completed before that write was invoked"
+                  : observed(op).some((v) => v !== null)
+                    ? "a value no write that may have taken effect wrote (a write recorded as failed, or none)"
+                    : "a value older than that write"
               }`,
           );
         }

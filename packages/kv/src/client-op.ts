@@ -104,7 +104,14 @@ export class ClientOp {
   /** replied is an attempt answered by `node`. */
   replied(reply: ClientReply, node: string | undefined): AttemptDecision {
     this.attempts++;
-    if (reply.ok) return { kind: "done", reply };
+    if (reply.ok) {
+      // A compare that fails on a retry proves nothing when an earlier attempt may have swapped: that attempt's own
+      // value would fail this compare. Unless the engine answered the retry from its session table (the first
+      // attempt's reply, swapped), the outcome is unknown, and `fail` would say the write certainly never happened.
+      if (this.o.op === "cas" && reply.swapped !== true && this.maybeApplied)
+        return this.end(new KvError("KV_TIMEOUT", "outcome unknown: an earlier attempt may have swapped, and the retry's compare failed"));
+      return { kind: "done", reply };
+    }
     if (reply.error === undefined)
       return this.end(new KvError("KV_PROTOCOL", "reply has neither ok nor error"));
     const err = KvError.from(reply.error);
