@@ -109,7 +109,12 @@ export class ClientOp {
       // value would fail this compare. Unless the engine answered the retry from its session table (the first
       // attempt's reply, swapped), the outcome is unknown, and `fail` would say the write certainly never happened.
       if (this.o.op === "cas" && reply.swapped !== true && this.maybeApplied)
-        return this.end(new KvError("KV_TIMEOUT", "outcome unknown: an earlier attempt may have swapped, and the retry's compare failed"));
+        return this.end(
+          new KvError(
+            "KV_TIMEOUT",
+            "outcome unknown: an earlier attempt may have swapped, and the retry's compare failed",
+          ),
+        );
       return { kind: "done", reply };
     }
     if (reply.error === undefined)

@@ -8,6 +8,7 @@ import { KvClient } from "@consistency-lab/client";
 import type { EngineDefinition, NodeStatus } from "@consistency-lab/kv";
 import { multiLeaderEngine } from "@consistency-lab/multi-leader";
 import { startLocalCluster } from "@consistency-lab/node";
+import { quorumEngine } from "@consistency-lab/quorum";
 import { raftEngine } from "@consistency-lab/raft";
 import { singleLeaderEngine } from "@consistency-lab/single-leader";
 import { afterEach, describe, expect, it } from "vitest";
@@ -38,9 +39,12 @@ function clab(args: string[]): Promise<{ code: number | null; stderr: string }> 
   });
 }
 
-/** position is what a node holds: the last log index (single-leader, raft), or the applied version vector. */
+/**
+ * position is what a node holds: the last log index (single-leader, raft), the applied version vector (causal,
+ * multi-leader), or the Merkle roots of its key ranges (quorum).
+ */
 function position(s: NodeStatus): unknown {
-  return s.applied ?? s.lastIndex;
+  return s.applied ?? s.lastIndex ?? s.ranges;
 }
 
 // Raft with a snapshot every 20 entries: the partitioned node needs a snapshot of 50 keys of 64 KiB (3.2 MiB), over
@@ -50,6 +54,7 @@ describe.each([
   ["multi-leader", multiLeaderEngine, {}],
   ["causal", causalEngine, {}],
   ["raft (snapshotEvery=20)", raftEngine, { snapshotEvery: 20 }],
+  ["quorum", quorumEngine, {}],
 ] as [string, EngineDefinition<any>, Record<string, number>][])(
   "%s catch-up with 64 KiB values (real WebSocket nodes)",
   (_, engine, options) => {

@@ -27,7 +27,14 @@ export type QuorumMessage =
   /** Hinted handoff: a fallback gives a hinted copy back to its owner. */
   | { type: "handoff"; key: string; state: KeyState; digest: string }
   | { type: "handoff-ack"; key: string; digest: string }
-  /** Anti-entropy: a replica's Merkle tree of one range, then the states in the buckets that differ, both ways. */
+  /**
+   * Anti-entropy of one range, three steps: A sends its Merkle tree; B answers with the digest of every key it
+   * holds in the buckets that differ (`more`: not all fitted); A sends the states B lacks or holds differently and
+   * asks for B's differing ones, which B sends. `more` on states says the sender had more to give than fitted: the
+   * receiver starts the next exchange at once, so a long catch-up runs at one round trip per batch (ack-clocked),
+   * not one batch per anti-entropy period.
+   */
   | { type: "ae-tree"; group: string; tree: MerkleTree }
-  | { type: "ae-diff"; group: string; buckets: number[]; states: [string, KeyState][] }
-  | { type: "ae-states"; group: string; states: [string, KeyState][] };
+  | { type: "ae-keys"; group: string; buckets: number[]; digests: [string, string][]; more: boolean }
+  | { type: "ae-want"; group: string; keys: string[] }
+  | { type: "ae-states"; group: string; states: [string, KeyState][]; more: boolean };

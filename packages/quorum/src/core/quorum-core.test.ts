@@ -467,6 +467,37 @@ describe("quorum core: anti-entropy and durability", () => {
     }
   });
 
+  it("a slow link carries one anti-entropy exchange at a time, and the replicas still converge", () => {
+    const net = new Net(three, { antiEntropyMs: 200 });
+    for (let i = 0; i < 30; i++)
+      net.request("n1", { op: "put", key: `k${i}`, value: `${i}`.padEnd(200_000, "."), options: { w: 1 } });
+    net.flush((s) => s.message.type === "store");
+    // Every message takes 450 ms, longer than two anti-entropy periods: each period used to start another
+    // exchange beside the running ones, all shipping the same first differing keys.
+    const inFlight: { s: Sent; at: number }[] = [];
+    let worst = 0;
+    for (let t = 10; t <= 20_000; t += 10) {
+      net.now = t;
+      for (const id of three) {
+        net.core(id).tick(t);
+        net.drain(id);
+      }
+      for (const s of net.outbox.splice(0)) inFlight.push({ s, at: t + 450 });
+      const open = new Map<string, number>();
+      for (const f of inFlight) {
+        // A tree or a key list is one step of one exchange: their count is the number of exchanges running.
+        if (f.s.message.type !== "ae-tree" && f.s.message.type !== "ae-keys") continue;
+        const pair = [f.s.from, f.s.to].sort().join("-");
+        open.set(pair, (open.get(pair) ?? 0) + 1);
+      }
+      worst = Math.max(worst, ...open.values());
+      while (inFlight.length > 0 && inFlight[0]!.at <= t) net.deliver(inFlight.shift()!.s);
+    }
+    // At most one exchange started from each end (both may start before either hears the other).
+    expect(worst).toBeLessThanOrEqual(2);
+    for (const n of ["n2", "n3"]) expect(net.core(n).dump(), n).toEqual(net.core("n1").dump());
+  });
+
   it("a restarted node keeps what it acknowledged", () => {
     const net = new Net(three);
     const id = net.request("n1", { op: "put", key: "k", value: "v" });
@@ -535,7 +566,9 @@ describe("quorum core: malformed peer messages", () => {
       { type: "forward", fwd: "f", req: null, timeoutMs: 5 },
       { type: "forward", fwd: "f", req: { id: "x", op: "put", key: "" }, timeoutMs: 5 },
       { type: "ae-tree", group: "n1,n2,n3", tree: { leaves: 3, nodes: [] } },
-      { type: "ae-diff", group: "n1,n2,n3", buckets: [0], states: [[1, 2]] },
+      { type: "ae-keys", group: "n1,n2,n3", buckets: [0], digests: [[1, 2]], more: true },
+      { type: "ae-want", group: "n1,n2,n3", keys: [1, null] },
+      { type: "ae-states", group: "n1,n2,n3", states: [[1, 2], null, "x"], more: false },
       { type: "handoff", key: "k", digest: "d", state: "nope" },
       { type: "fetch-reply", op: "x", key: "k", state: { t: "l" } },
     ];

@@ -1,4 +1,5 @@
 import {
+  BATCH_BYTES,
   type ClientReply,
   type ClientRequest,
   dvvJoin,
@@ -11,11 +12,13 @@ import {
   hlcNow,
   hlcReceive,
   KvError,
+  MAX_MESSAGE_BYTES,
   type NodeId,
   type NodeStatus,
   type PersistOp,
   type Ready,
   takeBatch,
+  utf8Bytes,
   type VersionVector,
   validateRequest,
 } from "@consistency-lab/kv";
@@ -105,8 +108,12 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   private nextHandoff: number;
   private nextAntiEntropy: number;
   private aeRound = 0;
-  /** ae-diff messages sent: where the next one that cannot carry every state starts. */
-  private aeSent = 0;
+  /**
+   * Last anti-entropy traffic with a peer for a range (`peer|range` → ms). A continuing exchange keeps it fresh, so
+   * the periodic round does not start a second one beside it: on a slow link each period would otherwise add a
+   * parallel chain, all shipping the same first differing keys.
+   */
+  private readonly aeActive = new Map<string, number>();
   private persist: PersistOp[] = [];
   private send: Envelope<QuorumMessage>[] = [];
   private replies: ClientReply[] = [];
@@ -594,31 +601,35 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
         return;
       }
       case "ae-tree":
+        this.aeActive.set(`${from}|${m.group}`, this.now);
         this.onTree(from, m.group, m.tree);
         return;
-      case "ae-diff": {
-        if (!this.groups.includes(m.group) || !Array.isArray(m.states) || !Array.isArray(m.buckets)) return;
-        const theirs = new Map<string, string>();
-        for (const [k, s] of m.states) {
-          if (typeof k !== "string" || !isKeyState(s)) continue;
-          this.observe(s);
-          this.storeLocal(k, s, undefined, false);
-          theirs.set(k, stateDigest(s));
+      case "ae-keys":
+        this.onKeys(from, m);
+        return;
+      case "ae-want": {
+        if (!this.groups.includes(m.group) || !Array.isArray(m.keys)) return;
+        const wanted: [string, KeyState][] = [];
+        for (const k of m.keys) {
+          if (typeof k !== "string" || this.groupOf(k) !== m.group) continue;
+          const st = this.replica.get(k);
+          if (st !== undefined) wanted.push([k, st]);
         }
-        const back = boundedStates(
-          this.statesIn(m.group, m.buckets).filter(([k, s]) => theirs.get(k) !== stateDigest(s)),
-          0,
-        );
-        if (back.length > 0) this.sendTo(from, { type: "ae-states", group: m.group, states: back });
+        this.sendStates(from, m.group, wanted, false);
         return;
       }
       case "ae-states":
-        if (!Array.isArray(m.states)) return;
-        for (const [k, s] of m.states) {
-          if (typeof k !== "string" || !isKeyState(s)) continue;
+        if (!this.groups.includes(m.group) || !Array.isArray(m.states)) return;
+        for (const entry of m.states) {
+          if (!Array.isArray(entry)) continue;
+          const [k, s] = entry as [unknown, unknown];
+          if (typeof k !== "string" || !isKeyState(s) || this.groupOf(k) !== m.group) continue;
           this.observe(s);
           this.storeLocal(k, s, undefined, false);
         }
+        // The sender had more: continue the exchange now (its reply clocks the next batch).
+        if (m.more === true && this.isLive(from))
+          this.sendTo(from, { type: "ae-tree", group: m.group, tree: this.treeOf(m.group) });
         return;
     }
   }
@@ -657,28 +668,60 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     return g;
   }
 
-  private statesIn(group: string, buckets: readonly number[]): [string, KeyState][] {
-    const out: [string, KeyState][] = [];
-    for (const k of this.trees.keysIn(group, buckets)) {
-      const st = this.replica.get(k);
-      if (st !== undefined) out.push([k, st]);
-    }
-    return out;
-  }
-
   private treeOf(group: string) {
     return this.trees.tree(group);
   }
 
-  /** onTree compares a peer's tree of a range with ours and sends our states in the buckets that differ. */
+  /** onTree compares a peer's tree of a range with ours and answers with our key digests in the buckets that differ. */
   private onTree(from: NodeId, group: string, tree: unknown): void {
     if (!this.groups.includes(group) || !isMerkleTree(tree)) return;
     const buckets = merkleDiff(tree, this.treeOf(group));
     if (buckets.length === 0) return;
-    // Bounded in bytes: what does not fit is still in a differing bucket next round, and goes then. The states of
-    // the buckets are sent whether they differ or not (this side cannot tell), so each round starts elsewhere.
-    const states = boundedStates(this.statesIn(group, buckets), this.aeSent++);
-    this.sendTo(from, { type: "ae-diff", group, buckets, states });
+    const all: [string, string][] = this.trees.keysIn(group, buckets).map((k) => [k, this.replica.digest(k)]);
+    const b = takeBatch(all, { sizeOf: ([k, d]) => 8 + utf8Bytes(k) + d.length, maxBytes: AE_KEYS_BYTES });
+    this.sendTo(from, { type: "ae-keys", group, buckets, digests: b.entries, more: b.full });
+  }
+
+  /**
+   * onKeys is the initiator's side of an exchange: from the peer's digests, send what the peer lacks or holds
+   * differently (bounded in bytes), and ask for what it holds differently. When the peer's list was cut short
+   * (`more`), keys after its last listed one are not judged missing there; they come in the next exchange.
+   */
+  private onKeys(from: NodeId, m: Extract<QuorumMessage, { type: "ae-keys" }>): void {
+    if (!this.groups.includes(m.group) || !Array.isArray(m.digests) || !Array.isArray(m.buckets)) return;
+    const theirs = new Map<string, string>();
+    for (const e of m.digests) {
+      if (Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "string") theirs.set(e[0], e[1]);
+    }
+    const buckets = m.buckets.filter((b): b is number => Number.isInteger(b));
+    const last = m.more === true ? m.digests.at(-1)?.[0] : undefined;
+    const give: [string, KeyState][] = [];
+    for (const k of this.trees.keysIn(m.group, buckets)) {
+      if (last !== undefined && k > last) break;
+      const st = this.replica.get(k);
+      if (st !== undefined && theirs.get(k) !== this.replica.digest(k)) give.push([k, st]);
+    }
+    const want: string[] = [];
+    for (const [k, d] of theirs)
+      if (this.replica.digest(k) !== d && this.groupOf(k) === m.group) want.push(k);
+    if (give.length > 0 || (m.more === true && want.length === 0))
+      this.sendStates(from, m.group, give, m.more === true);
+    if (want.length > 0) this.sendTo(from, { type: "ae-want", group: m.group, keys: want });
+  }
+
+  /**
+   * sendStates sends `states` as up to AE_WINDOW messages of AE_STATE_BYTES each; the last says `more` when some
+   * did not fit (or `more` was already known), so the receiver asks again at once.
+   */
+  private sendStates(to: NodeId, group: string, states: [string, KeyState][], more: boolean): void {
+    let start = 0;
+    for (let i = 0; i < AE_WINDOW; i++) {
+      const b = takeBatch(states, { sizeOf: stateEntryBytes, maxBytes: AE_STATE_BYTES, start });
+      start += b.entries.length;
+      const last = !b.full || i === AE_WINDOW - 1;
+      this.sendTo(to, { type: "ae-states", group, states: b.entries, more: last && (b.full || more) });
+      if (last) return;
+    }
   }
 
   /** antiEntropy sends, for every range this node replicates, its tree to the next peer of that range in turn. */
@@ -689,6 +732,9 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       if (others.length === 0) continue;
       const peer = others[this.aeRound % others.length]!;
       if (!this.isLive(peer)) continue;
+      const last: number | undefined = this.aeActive.get(`${peer}|${group}`);
+      const quiet: number = Math.max(2 * this.config.antiEntropyMs, this.config.timeoutMs);
+      if (last !== undefined && this.now - last < quiet) continue;
       this.sendTo(peer, { type: "ae-tree", group, tree: this.treeOf(group) });
     }
   }
@@ -767,6 +813,8 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   }
 
   private sendTo(to: NodeId, message: QuorumMessage): void {
+    if (message.type.startsWith("ae-"))
+      this.aeActive.set(`${to}|${(message as { group: string }).group}`, this.now);
     this.send.push({ to, message });
   }
 
@@ -795,6 +843,9 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       hints: this.hints.size,
       pending: this.pending.size,
       live: this.peers.filter((p) => this.isLive(p)).length,
+      // Per key range this node replicates, the root of its Merkle tree: replicas of a range are in sync when their
+      // roots are equal (what Riak's AAE status reports per partition).
+      ranges: Object.fromEntries(this.groups.map((g) => [g, this.treeOf(g).nodes[0]])),
     };
   }
 
@@ -857,7 +908,8 @@ function isWellFormed(m: unknown): m is QuorumMessage {
     case "handoff-ack":
       return str("key") && str("digest");
     case "ae-tree":
-    case "ae-diff":
+    case "ae-keys":
+    case "ae-want":
     case "ae-states":
       return str("group");
     default:
@@ -866,14 +918,15 @@ function isWellFormed(m: unknown): m is QuorumMessage {
 }
 
 /**
- * boundedStates keeps the states of an anti-entropy message, from `round` (modulo their number) on and wrapping
- * around, up to kv BATCH_BYTES (at least one), so a range of large values stays under the transport's frame limit;
- * the rest is repaired in later rounds.
+ * AE_STATE_BYTES bounds the states of one anti-entropy message: half the peer message limit, so a message of
+ * states up to that size (or one larger state alone, up to kv LIMITS' 1 MiB value) stays under the frame limit.
  */
-function boundedStates(states: [string, KeyState][], round: number): [string, KeyState][] {
-  const sizeOf = ([k, s]: [string, KeyState]) => stateBytes(k, s);
-  const all = takeBatch(states, { sizeOf });
-  if (!all.full) return states;
-  const from = round % states.length;
-  return takeBatch([...states.slice(from), ...states.slice(0, from)], { sizeOf }).entries;
+const AE_STATE_BYTES = MAX_MESSAGE_BYTES / 2;
+/** AE_WINDOW is how many messages of states one step of an exchange sends before it waits for the next step. */
+const AE_WINDOW = 8;
+/** AE_KEYS_BYTES bounds one message of key digests (thousands of keys). */
+const AE_KEYS_BYTES = BATCH_BYTES;
+
+function stateEntryBytes([k, s]: [string, KeyState]): number {
+  return stateBytes(k, s);
 }
