@@ -118,6 +118,8 @@ export interface EngineDefinition<M = unknown> {
   description: string;
   /** For broken variants: what is broken, for docs. */
   broken?: string;
+  /** For broken variants: why the project keeps it (what shows the bug being caught). */
+  keptBecause?: string;
   options: readonly OptionSpec[];
   /** Default cluster size for simulations. */
   defaultNodes?: number;

@@ -1,6 +1,7 @@
 export * from "./batch.js";
 export * from "./client-op.js";
 export * from "./clocks/index.js";
+export * from "./define-engine.js";
 export * from "./engine.js";
 export * from "./engine-options.js";
 export * from "./errors.js";
