@@ -341,3 +341,29 @@ export function scenarioHolds(
     t.expect(run.result.stats.ok, `${label}seed ${seed}: no progress`).toBeGreaterThan(0);
   }
 }
+
+/**
+ * caughtUpAfterHeal asserts what every engine's large-value catch-up scenario checks: on each seed no declared
+ * guarantee broke, no message went over the transport's frame limit (the simulator drops those, as the transport
+ * does), and every node ends with n1's state — holding `keys` keys, when given.
+ */
+export function caughtUpAfterHeal(
+  t: Pick<TestApi, "expect">,
+  spec: RunSpec,
+  seeds: readonly number[],
+  keys?: number,
+): void {
+  for (const seed of seeds) {
+    const run = runSeed(spec, seed);
+    t.expect(
+      run.violations.map((v) => v.guarantee),
+      `seed ${seed}`,
+    ).toEqual([]);
+    t.expect(run.result.stats.oversized, `seed ${seed}`).toBe(0);
+    const state = run.result.finalState;
+    for (const [node, held] of Object.entries(state)) {
+      if (keys !== undefined) t.expect(Object.keys(held ?? {}).length, `seed ${seed}: ${node}`).toBe(keys);
+      t.expect(held, `seed ${seed}: ${node}`).toEqual(state.n1);
+    }
+  }
+}
