@@ -80,6 +80,14 @@ export interface EngineCore<M = unknown> {
    * after faults heal and the cluster quiesces.
    */
   dump?(): Map<string, string[]>;
+  /**
+   * An independent copy of this core in the same state (rng and pending Ready included): the copy and the original
+   * produce identical Readys for the same inputs. For explorers that branch from a state. Cores hold plain data
+   * only (see `deepClone`), so most implement it as `deepClone(this)`.
+   */
+  clone?(): EngineCore<M>;
+  /** A stable digest of this core's whole state (see `fingerprint`): equal states, equal digests. */
+  fingerprint?(): string;
 }
 
 /** EngineInit is everything a core is constructed from. A crash-restart is `create` with the persisted records. */

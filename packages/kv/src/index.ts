@@ -1,6 +1,7 @@
 export * from "./batch.js";
 export * from "./client-op.js";
 export * from "./clocks/index.js";
+export * from "./core-base.js";
 export * from "./define-engine.js";
 export * from "./engine.js";
 export * from "./engine-options.js";
@@ -10,6 +11,8 @@ export * from "./kv-store.js";
 export * from "./memory-store.js";
 export * from "./reply.js";
 export * from "./rng.js";
+export * from "./state.js";
 export * from "./supports.js";
+export * from "./trace-hash.js";
 export * from "./types.js";
 export * from "./validate.js";

@@ -1,3 +1,4 @@
+export { TraceHash } from "@consistency-lab/kv";
 export type { QueuedEvent } from "./event-queue.js";
 export { EventQueue } from "./event-queue.js";
 export type { FaultStepKey } from "./faults.js";
@@ -21,7 +22,6 @@ export type { LinkSettings, SimClusterOptions, SimClusterStats, Timeout } from "
 export { isTimeout, meanDelay, SimCluster, SimulationError } from "./sim-cluster.js";
 export type { EchoMessage, ForwardMessage, PingMessage } from "./testing.js";
 export { EchoCore, echoEngine, ForwardCore, forwardEngine, PingCore, pingEngine } from "./testing.js";
-export { TraceHash } from "./trace-hash.js";
 export * from "./types.js";
 export type { Completion, WorkloadOptions, WorkloadRun } from "./workload.js";
 export { completionEvent, generatePlan, keyName, startWorkload, timeNs } from "./workload.js";

@@ -11,10 +11,10 @@ import {
   type Ready,
   Rng,
   resolveOptions,
+  TraceHash,
   utf8Bytes,
 } from "@consistency-lab/kv";
 import { EventQueue } from "./event-queue.js";
-import { TraceHash } from "./trace-hash.js";
 import { DEFAULT_TICK_MS, type DelayDist, type NetworkConfig, resolveNetwork } from "./types.js";
 
 // Event kinds. Numbers rather than strings: they are hashed into the trace and switched on per event.

@@ -3,6 +3,7 @@ import {
   BATCH_BYTES,
   type ClientReply,
   type ClientRequest,
+  deepClone,
   type EngineCore,
   type EngineInit,
   type Envelope,
@@ -18,7 +19,6 @@ import {
   utf8Bytes,
   validateRequest,
 } from "@consistency-lab/kv";
-import { deepClone } from "./clone.js";
 import { entryKey, entrySize, RaftLog } from "./log.js";
 import {
   applyConfChange,
