@@ -1,16 +1,30 @@
 import {
   type ClientReply,
   type ClientRequest,
+  deepClone,
   type EngineCore,
   type EngineDefinition,
   type EngineInit,
   errorReply,
+  fingerprint,
   KvError,
   NOTHING,
   type NodeStatus,
   type PersistOp,
   type Ready,
 } from "@consistency-lab/kv";
+
+export { describeReply, HandNetwork, type HandNetworkOptions, type Wire } from "./hand-network.js";
+export {
+  parseTranscript,
+  renderTranscript,
+  runTranscript,
+  type TranscriptBlock,
+  type TranscriptCommand,
+  type TranscriptConfig,
+  type TranscriptTestApi,
+  transcriptTests,
+} from "./transcript.js";
 
 /**
  * Toy engines for the simulator's own tests, the bench and other packages' driver tests. They are deliberately
@@ -225,6 +239,14 @@ export class EchoCore implements EngineCore<EchoMessage> {
 
   dump(): Map<string, string[]> {
     return new Map([...this.data].map(([k, v]) => [k, [v]]));
+  }
+
+  clone(): EchoCore {
+    return deepClone(this);
+  }
+
+  fingerprint(): string {
+    return fingerprint(this);
   }
 }
 
