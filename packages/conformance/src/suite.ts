@@ -7,6 +7,7 @@ import {
   LIMITS,
   type OptionValue,
 } from "@consistency-lab/kv";
+import { checkClones } from "./clone-check.js";
 import {
   describeViolations,
   type RunCheck,
@@ -198,6 +199,18 @@ export function conformanceSuite(t: TestApi, o: ConformanceOptions): void {
         },
         SLOW,
       );
+    });
+
+    describe("cloneable state (the explorer branches from it)", () => {
+      for (const seed of [1, 2, 3]) {
+        it(`a cloned cluster and its original produce identical Readys and fingerprints (seed ${seed})`, () => {
+          const opts: Parameters<typeof checkClones>[1] = { seed, nodes };
+          if (o.options !== undefined) opts.options = o.options;
+          const r = checkClones(o.engine, opts);
+          expect(r.detail, `diverged at input ${r.divergedAt}`).toBeUndefined();
+          expect(r.readys, "the script produced no Readys to compare").toBeGreaterThan(10);
+        });
+      }
     });
 
     const supports = supportsOf(o.engine, o.options);

@@ -1,4 +1,4 @@
-import type { AdminCommand, EngineCore, Envelope, NodeStatus, PersistOp, Ready } from "./engine.js";
+import type { EngineCore, Envelope, NodeStatus, PersistOp, Ready } from "./engine.js";
 import { isKvError, KvError } from "./errors.js";
 import { errorReply } from "./reply.js";
 import { deepClone, fingerprint } from "./state.js";
@@ -67,8 +67,6 @@ export abstract class CoreBase<M> implements EngineCore<M> {
   abstract step(from: NodeId, message: M): void;
   abstract tick(now: number): void;
   abstract status(): NodeStatus;
-  admin?(cmd: AdminCommand): void;
-  dump?(): Map<string, string[]>;
 
   /** The core's own handling of a request that passed validation. */
   protected abstract handleRequest(req: ClientRequest): void;

@@ -1,7 +1,8 @@
-import type { EngineCore, EngineDefinition, EngineInit, NodeStatus, PersistOp, Ready } from "./engine.js";
+import { CoreBase } from "./core-base.js";
+import type { EngineDefinition, EngineInit, NodeStatus } from "./engine.js";
 import { KvError } from "./errors.js";
 import type { KvStore } from "./kv-store.js";
-import { errorReply, toResult } from "./reply.js";
+import { toResult } from "./reply.js";
 import { NOTHING, type Supports } from "./supports.js";
 import type {
   CasResult,
@@ -12,7 +13,6 @@ import type {
   RequestOptions,
   WriteResult,
 } from "./types.js";
-import { validateRequest } from "./validate.js";
 
 const RECORD_PREFIX = "d/";
 
@@ -20,14 +20,13 @@ const RECORD_PREFIX = "d/";
  * MemoryCore is the one-node reference engine: a map, applied in arrival order, every write persisted before it
  * is acknowledged. It is trivially linearizable, and the baseline every other engine's semantics are compared to.
  */
-export class MemoryCore implements EngineCore<never> {
+export class MemoryCore extends CoreBase<never> {
   readonly id: string;
   private readonly data = new Map<string, string>();
-  private persist: PersistOp[] = [];
-  private replies: ClientReply[] = [];
   private served = 0;
 
   constructor(init: Pick<EngineInit, "id" | "records">) {
+    super();
     this.id = init.id;
     for (const [k, v] of init.records) {
       if (k.startsWith(RECORD_PREFIX) && typeof v === "string")
@@ -40,37 +39,28 @@ export class MemoryCore implements EngineCore<never> {
     throw new Error("MemoryCore has no peers");
   }
 
-  request(req: ClientRequest): void {
-    try {
-      validateRequest(req);
-    } catch (e) {
-      this.replies.push(errorReply(req.id, e as KvError, { node: this.id }));
-      return;
-    }
+  protected meta(): ClientReply["meta"] {
+    return { node: this.id };
+  }
+
+  protected handleRequest(req: ClientRequest): void {
     this.served++;
-    const { reply, write } = serveFromMap(this.data, req, { node: this.id });
+    const { reply, write } = serveFromMap(this.data, req, this.meta());
     if (write) this.write(write.key, write.value);
-    this.replies.push(reply);
+    this.out.reply(reply);
   }
 
   private write(key: string, value: string | null): void {
     if (value === null) {
       this.data.delete(key);
-      this.persist.push({ type: "del", key: RECORD_PREFIX + key });
+      this.out.del(RECORD_PREFIX + key);
     } else {
       this.data.set(key, value);
-      this.persist.push({ type: "put", key: RECORD_PREFIX + key, value });
+      this.out.put(RECORD_PREFIX + key, value);
     }
   }
 
   tick(): void {}
-
-  ready(): Ready<never> {
-    const r: Ready<never> = { persist: this.persist, send: [], replies: this.replies };
-    this.persist = [];
-    this.replies = [];
-    return r;
-  }
 
   status(): NodeStatus {
     return { id: this.id, role: "single", leader: this.id, keys: this.data.size, served: this.served };
