@@ -3,6 +3,20 @@ import type { MerkleTree } from "./merkle.js";
 import type { KeyState } from "./versioned.js";
 
 /**
+ * StoreMessage stores a key state: a coordinator's write, a read repair or a blocking repair. `hintFor` marks a
+ * sloppy-quorum copy kept for a down primary (Dynamo §4.6). `op` names the coordinator's pending request ("" = no
+ * ack wanted). `overwrite` is only ever set, and only honoured, by the broken read-repair variant (`engines.ts`).
+ */
+export interface StoreMessage {
+  type: "store";
+  op: string;
+  key: string;
+  state: KeyState;
+  hintFor?: NodeId;
+  overwrite?: boolean;
+}
+
+/**
  * QuorumMessage is everything quorum nodes say to each other. Names are noun-action. Every message that carries
  * replica state carries whole key states, never deltas: a DVV set is only meaningful as a whole (its counters
  * claim the coordinator's earlier dots), and a join of whole states is safe in any order and any number of times,
@@ -11,12 +25,7 @@ import type { KeyState } from "./versioned.js";
 export type QuorumMessage =
   /** Failure-detector heartbeat; any message counts as a sign of life. */
   | { type: "ping" }
-  /**
-   * Store a key state: a coordinator's write, a read repair or a blocking repair. `hintFor` marks a sloppy-quorum
-   * copy kept for a down primary (Dynamo §4.6). `op` names the coordinator's pending request ("" = no ack wanted).
-   * `overwrite` is only ever set by the broken read-repair variant.
-   */
-  | { type: "store"; op: string; key: string; state: KeyState; hintFor?: NodeId; overwrite?: boolean }
+  | StoreMessage
   | { type: "store-ack"; op: string; key: string }
   /** Read a key's state for a coordinator; a fallback answers from the hints it holds. */
   | { type: "fetch"; op: string; key: string; hinted: boolean }

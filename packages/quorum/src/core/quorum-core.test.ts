@@ -2,15 +2,17 @@ import { checkLinearizableSync, parseHistory } from "@consistency-lab/checker";
 import {
   type ClientReply,
   type ClientRequest,
+  type EngineDefinition,
   type EngineOptions,
   type Envelope,
   Rng,
   resolveOptions,
 } from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
+import { quorumBrokenDropHints, quorumBrokenReadRepair, quorumEngine } from "../engines.js";
 import type { QuorumMessage } from "./messages.js";
 import { QUORUM_OPTIONS } from "./options.js";
-import { QuorumCore, type QuorumVariant } from "./quorum-core.js";
+import type { QuorumCore } from "./quorum-core.js";
 import { preferenceList, ringNew } from "./ring.js";
 
 interface Sent {
@@ -21,7 +23,9 @@ interface Sent {
 
 /**
  * Net drives cores by hand: every Ready is drained into a durable disk and an outbox, and the test decides which
- * messages are delivered, in what order, and which are dropped.
+ * messages are delivered, in what order, and which are dropped. When `shadows` is set, each input given to a core
+ * (request, message, tick) is also given, as a copy, to its shadow, and each Ready the core gives must be equal to
+ * its shadow's, with equal fingerprints.
  */
 class Net {
   readonly cores = new Map<string, QuorumCore>();
@@ -29,12 +33,15 @@ class Net {
   readonly replies: ClientReply[] = [];
   outbox: Sent[] = [];
   now = 0;
+  shadows: Map<string, QuorumCore> | undefined;
+  /** How many Readys were compared with a shadow's. */
+  compared = 0;
   private reqSeq = 0;
 
   constructor(
     readonly ids: string[],
     readonly raw: Record<string, string | number | boolean> = {},
-    readonly variant: QuorumVariant = {},
+    readonly engine: EngineDefinition<QuorumMessage> = quorumEngine,
   ) {
     for (const id of ids) this.start(id);
   }
@@ -46,28 +53,36 @@ class Net {
   start(id: string): void {
     const disk = this.disks.get(id) ?? new Map<string, unknown>();
     this.disks.set(id, disk);
-    this.cores.set(
+    const init = {
       id,
-      new QuorumCore(
-        {
-          id,
-          peers: this.ids,
-          rng: new Rng(this.ids.indexOf(id) + 1),
-          options: this.options,
-          now: this.now,
-          records: disk,
-        },
-        this.variant,
-      ),
-    );
+      peers: this.ids,
+      rng: new Rng(this.ids.indexOf(id) + 1),
+      options: this.options,
+      now: this.now,
+      records: disk,
+    };
+    this.cores.set(id, this.engine.create(init) as QuorumCore);
   }
 
   core(id: string): QuorumCore {
     return this.cores.get(id)!;
   }
 
+  /** input gives one input to a core and, as a copy of the same input, to its shadow. */
+  input(id: string, f: (c: QuorumCore, copy: <T>(x: T) => T) => void): void {
+    f(this.core(id), (x) => x);
+    const shadow = this.shadows?.get(id);
+    if (shadow !== undefined) f(shadow, structuredClone);
+  }
+
   drain(id: string): void {
     const r = this.core(id).ready();
+    const shadow = this.shadows?.get(id);
+    if (shadow !== undefined) {
+      expect(shadow.ready(), `Ready of ${id}'s shadow`).toEqual(r);
+      expect(shadow.fingerprint(), `fingerprint of ${id}'s shadow`).toBe(this.core(id).fingerprint());
+      this.compared++;
+    }
     const disk = this.disks.get(id)!;
     for (const p of r.persist) {
       if (p.type === "put") disk.set(p.key, structuredClone(p.value));
@@ -84,7 +99,7 @@ class Net {
 
   request(node: string, req: Omit<ClientRequest, "id">): string {
     const id = `q${++this.reqSeq}`;
-    this.core(node).request({ ...req, id });
+    this.input(node, (c, copy) => c.request(copy({ ...req, id })));
     this.drain(node);
     return id;
   }
@@ -101,7 +116,7 @@ class Net {
   }
 
   deliver(s: Sent): void {
-    this.core(s.to).step(s.from, s.message);
+    this.input(s.to, (c, copy) => c.step(s.from, copy(s.message)));
     this.drain(s.to);
   }
 
@@ -119,7 +134,7 @@ class Net {
     while (this.now < end) {
       this.now = Math.min(end, this.now + step);
       for (const id of this.ids) {
-        this.core(id).tick(this.now);
+        this.input(id, (c) => c.tick(this.now));
         this.drain(id);
       }
       this.flush(drop);
@@ -327,7 +342,7 @@ describe("quorum core: read repair", () => {
   });
 
   it("the broken variant copies the oldest reply over the newer replica", () => {
-    const net = new Net(three, {}, { brokenReadRepair: true });
+    const net = new Net(three, {}, quorumBrokenReadRepair);
     net.request("n1", { op: "put", key: "k", value: "old", options: { w: 3 } });
     net.flush();
     const ctx = net.replies.at(-1)!.context!;
@@ -369,33 +384,34 @@ describe("quorum core: sloppy quorum and hinted handoff", () => {
     expect([...net.disks.get(fallback)!.keys()].some((k) => k.startsWith("h/"))).toBe(false);
   });
 
-  it("a hint survives the fallback's crash and is delivered after restart", () => {
-    const net = new Net(five, { sloppy: true, antiEntropyMs: 0 });
-    const ring = ringNew(five, 8);
-    const key = "hk2";
-    const [p1, , p3] = preferenceList(ring, key, 3) as [string, string, string];
+  /**
+   * hintedWrite cuts off the third primary of `key` until it is suspected, writes `key` at its first primary (a
+   * fallback takes the hinted copy). Advancing time without the cut lets the primary back in.
+   */
+  function hintedWrite(key: string, engine = quorumEngine) {
+    const net = new Net(five, { sloppy: true, antiEntropyMs: 0 }, engine);
+    const [p1, , p3] = preferenceList(ringNew(five, 8), key, 3) as [string, string, string];
     const cut = (s: Sent) => s.from === p3 || s.to === p3;
     net.advance(500, cut);
     net.request(p1, { op: "put", key, value: "v" });
     const hinted = net.outbox.find((s) => s.message.type === "store" && s.message.hintFor === p3)!;
     net.flush(cut);
-    net.start(hinted.to); // crash + restart from its disk
-    expect(net.core(hinted.to).hintedKeys()).toEqual([`${p3}/${key}`]);
+    return { net, p3, fallback: hinted.to };
+  }
+
+  it("a hint survives the fallback's crash and is delivered after restart", () => {
+    const key = "hk2";
+    const { net, p3, fallback } = hintedWrite(key);
+    net.start(fallback); // crash + restart from its disk
+    expect(net.core(fallback).hintedKeys()).toEqual([`${p3}/${key}`]);
     net.advance(1000);
     expect(net.core(p3).dump().get(key)).toEqual(["v"]);
   });
 
   it("the drop-hints variant acknowledges a hinted write and never delivers it", () => {
-    const net = new Net(five, { sloppy: true, antiEntropyMs: 0 }, { dropHints: true });
-    const ring = ringNew(five, 8);
     const key = "hk3";
-    const [p1, , p3] = preferenceList(ring, key, 3) as [string, string, string];
-    const cut = (s: Sent) => s.from === p3 || s.to === p3;
-    net.advance(500, cut);
-    net.request(p1, { op: "put", key, value: "v" });
-    const hinted = net.outbox.find((s) => s.message.type === "store" && s.message.hintFor === p3)!;
-    net.flush(cut);
-    expect(net.core(hinted.to).hintedKeys()).toEqual([]);
+    const { net, p3, fallback } = hintedWrite(key, quorumBrokenDropHints);
+    expect(net.core(fallback).hintedKeys()).toEqual([]);
     net.advance(1000);
     expect(net.core(p3).dump().has(key)).toBe(false);
   });
@@ -596,5 +612,74 @@ describe("quorum core: duplicated messages", () => {
     const g = net.request(outsider, { op: "get", key, options: { r: 3 } });
     net.flush();
     expect(net.reply(g)).toMatchObject({ value: "x" });
+  });
+});
+
+describe("quorum core: cloneable state", () => {
+  for (const engine of [quorumEngine, quorumBrokenReadRepair, quorumBrokenDropHints]) {
+    it(`${engine.name}: a clone and its original give equal Readys for the same inputs`, () => {
+      const net = new Net(five, { sloppy: true, antiEntropyMs: 200, tombstoneReapMs: 300 }, engine);
+      const cut = (s: Sent) => s.from === "n5" || s.to === "n5";
+      net.advance(50);
+      for (let i = 0; i < 6; i++) net.request(five[i % 5]!, { op: "put", key: `k${i}`, value: `a${i}` });
+      net.flush();
+      // n5 is cut off until it is suspected: writes of its keys go to fallbacks with hints.
+      net.advance(500, cut);
+      for (let i = 0; i < 6; i++)
+        net.request(five[(i + 2) % 5]!, { op: "put", key: `k${i}`, value: `b${i}` });
+      net.request("n1", { op: "delete", key: "k1" });
+      net.request("n2", { op: "cas", key: "k2", expected: "b2", value: "c2" });
+      net.request("n3", { op: "get", key: "k3" });
+      // Half of what is in flight is delivered: requests are left pending, messages in flight.
+      for (const s of net.outbox.splice(0, Math.floor(net.outbox.length / 2))) if (!cut(s)) net.deliver(s);
+      expect([...net.cores.values()].some((c) => c.status().pending > 0)).toBe(true);
+      expect([...net.cores.values()].some((c) => c.status().hints > 0)).toBe(
+        engine !== quorumBrokenDropHints,
+      );
+
+      net.shadows = new Map(five.map((id) => [id, net.core(id).clone()]));
+      for (const id of five) {
+        expect(net.shadows.get(id)).not.toBe(net.core(id));
+        expect(Object.getPrototypeOf(net.shadows.get(id))).toBe(Object.getPrototypeOf(net.core(id)));
+        expect(net.shadows.get(id)!.fingerprint()).toBe(net.core(id).fingerprint());
+      }
+      // The same further inputs: the rest of the messages, more requests, the heal, handoff, anti-entropy, reaping
+      // and deadlines.
+      const seen = new Set<string>();
+      const track = (s: Sent) => {
+        seen.add(s.message.type);
+        return false;
+      };
+      net.flush(track);
+      net.request("n4", { op: "get", key: "k1", options: { r: 3 } });
+      // A write that reaches its coordinator only: anti-entropy has a difference to find.
+      const [p1] = preferenceList(ringNew(five, 8), "k9", 3);
+      net.request(p1!, { op: "put", key: "k9", value: "e9", options: { w: 1 } });
+      net.take(isType("store"));
+      net.advance(300, (s) => cut(s) || track(s));
+      net.request("n2", { op: "get", key: "k0", options: { blockingReadRepair: true } });
+      net.advance(2000, track);
+      const handoff = engine === quorumBrokenDropHints ? [] : ["handoff"];
+      for (const t of ["store", "fetch", "ae-tree", "ae-keys", "ae-states", ...handoff])
+        expect(seen, t).toContain(t);
+      expect(net.compared).toBeGreaterThan(500);
+    });
+  }
+
+  it("a clone is independent: changing it does not change the original", () => {
+    const net = new Net(three);
+    net.request("n1", { op: "put", key: "k", value: "v" });
+    net.flush();
+    const original = net.core("n1");
+    const before = original.fingerprint();
+    const c = original.clone();
+    c.request({ id: "x", op: "put", key: "k", value: "changed" });
+    c.step("n2", { type: "store", op: "", key: "j", state: structuredClone(original.stateOf("k")!) });
+    c.tick(5000);
+    expect(c.ready().send.length).toBeGreaterThan(0);
+    expect(c.fingerprint()).not.toBe(before);
+    expect(original.fingerprint()).toBe(before);
+    expect(original.dump()).toEqual(new Map([["k", ["v"]]]));
+    expect(original.ready()).toEqual({ persist: [], send: [], replies: [] });
   });
 });

@@ -2,10 +2,9 @@ import {
   BATCH_BYTES,
   type ClientReply,
   type ClientRequest,
+  CoreBase,
   dvvJoin,
-  type EngineCore,
   type EngineInit,
-  type Envelope,
   errorReply,
   type HybridLogicalClock,
   hlcNew,
@@ -16,7 +15,6 @@ import {
   type NodeId,
   type NodeStatus,
   type PersistOp,
-  type Ready,
   takeBatch,
   utf8Bytes,
   type VersionVector,
@@ -38,7 +36,7 @@ import {
 } from "./coordinator.js";
 import { Hints } from "./hints.js";
 import { isMerkleTree, merkleDiff } from "./merkle.js";
-import type { QuorumMessage } from "./messages.js";
+import type { QuorumMessage, StoreMessage } from "./messages.js";
 import { parseConfig, type QuorumConfig } from "./options.js";
 import { RangeTrees } from "./range-trees.js";
 import { KEY_PREFIX, Replica } from "./replica.js";
@@ -62,14 +60,6 @@ import {
 /** META_KEY is the record of the node's counters: the one-shot actor sequence and the HLC. */
 export const META_KEY = "meta";
 
-/** QuorumVariant switches on a deliberate bug, for the broken variants the checker must catch. */
-export interface QuorumVariant {
-  /** Read repair writes the OLDEST reply over the others instead of joining them. */
-  brokenReadRepair?: boolean;
-  /** A fallback acknowledges a hinted write but never keeps (so never hands off) the hint. */
-  dropHints?: boolean;
-}
-
 /** A peer silent for this many heartbeat periods is suspected down. */
 const SUSPECT_PERIODS = 3;
 
@@ -78,13 +68,14 @@ const SUSPECT_PERIODS = 3;
  * coordinates a request by sending it to the key's N replicas and waiting for R replies or W acks. It holds its own
  * replica of the keys it is a primary for, hinted copies for down primaries (sloppy quorum), and repairs replicas by
  * read repair, hinted handoff and Merkle-tree anti-entropy. No I/O: time comes from `tick`, work leaves via `ready`.
+ * Its state is plain data (`clone`, `fingerprint`). The protected hooks (`blocksOnRepair`, `readRepair`,
+ * `keepsHint`, `replacesOnStore`) are where the broken variants in `engines.ts` differ; their defaults are correct.
  */
-export class QuorumCore implements EngineCore<QuorumMessage> {
+export class QuorumCore extends CoreBase<QuorumMessage> {
   readonly id: NodeId;
   readonly config: QuorumConfig;
   private readonly peers: NodeId[];
   private readonly ring: Ring;
-  private readonly variant: QuorumVariant;
   private readonly replica = new Replica();
   private readonly hints = new Hints();
   private readonly trees = new RangeTrees();
@@ -114,15 +105,12 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
    * parallel chain, all shipping the same first differing keys.
    */
   private readonly aeActive = new Map<string, number>();
-  private persist: PersistOp[] = [];
-  private send: Envelope<QuorumMessage>[] = [];
-  private replies: ClientReply[] = [];
 
-  constructor(init: EngineInit, variant: QuorumVariant = {}) {
+  constructor(init: EngineInit) {
+    super();
     this.id = init.id;
     this.peers = [...init.peers];
     this.config = parseConfig(init.options, init.peers.length);
-    this.variant = variant;
     this.ring = ringNew(init.peers, this.config.vnodes);
     this.groups = groupsOf(this.ring, this.id, this.config.n);
     this.now = init.now;
@@ -148,18 +136,30 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
 
   // ---------------------------------------------------------------------------------------------- client requests
 
-  request(req: ClientRequest): void {
+  protected handleRequest(req: ClientRequest): void {
+    this.coordinate(req, { kind: "client" }, this.config.timeoutMs);
+  }
+
+  protected meta(): ClientReply["meta"] {
+    return { node: this.id };
+  }
+
+  /**
+   * coordinate runs a request and answers a refusal (a coded error) to its origin. A forwarded request is
+   * validated again: it comes off the wire.
+   */
+  private coordinate(req: ClientRequest, origin: Origin, timeoutMs: number): void {
     try {
-      validateRequest(req);
-      this.dispatch(req, { kind: "client" }, false, this.config.timeoutMs);
+      if (origin.kind === "forward") validateRequest(req);
+      this.dispatch(req, origin, timeoutMs);
     } catch (e) {
       if (!(e instanceof KvError)) throw e;
-      this.replies.push(errorReply(req.id, e, { node: this.id }));
+      this.reply(origin, req.id, errorReply(req.id, e));
     }
   }
 
-  /** dispatch routes a validated request; `forwarded` requests are never forwarded again (one hop at most). */
-  private dispatch(req: ClientRequest, origin: Origin, forwarded: boolean, timeoutMs: number): void {
+  /** dispatch routes a validated request; forwarded requests are never forwarded again (one hop at most). */
+  private dispatch(req: ClientRequest, origin: Origin, timeoutMs: number): void {
     const o = req.options ?? {};
     const r = this.quorumArg("r", o.r);
     const w = this.quorumArg("w", o.w);
@@ -181,7 +181,7 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     }
     // Siblings: a dot must be minted by a replica holding the key (dvvEvent's precondition), so a write reaching
     // another node goes to one that is (Riak forwards to a vnode of the preference list the same way).
-    if (this.config.conflicts === "siblings" && !forwarded) {
+    if (this.config.conflicts === "siblings" && origin.kind === "client") {
       const targets = this.targetsFor(req.key, 1);
       if (!targets.some((t) => t.node === this.id)) {
         const to = targets.find((t) => this.isLive(t.node))?.node;
@@ -362,8 +362,7 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       const merged = mergeResponses(op);
       op.merged = merged;
       if (op.req.op === "get") {
-        const blocking = op.req.options?.blockingReadRepair ?? this.config.readRepair === "blocking";
-        if (blocking && !this.variant.brokenReadRepair) {
+        if (this.blocksOnRepair(op.req)) {
           this.startBlockingRepair(op, merged);
         } else {
           op.replied = true;
@@ -456,40 +455,25 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   }
 
   /**
-   * readRepair brings the replicas that answered with an older state up to the merged one (Dynamo §4.5, Riak
-   * read repair): a join, so a repair can only add what some replica already holds.
+   * blocksOnRepair decides whether a get waits until N − R + 1 replicas hold what it returns before replying
+   * (`readRepair=blocking`, or the request's `blockingReadRepair`).
    */
-  private readRepair(op: ReadOp): void {
-    if (this.config.readRepair === "off" && !this.variant.brokenReadRepair) return;
-    if (this.variant.brokenReadRepair) {
-      this.brokenRepair(op);
-      return;
-    }
+  protected blocksOnRepair(req: ClientRequest): boolean {
+    return req.options?.blockingReadRepair ?? this.config.readRepair === "blocking";
+  }
+
+  /**
+   * readRepair decides what the replicas that answered a read are sent once it completed: those that answered
+   * with an older state are brought up to the merged one (Dynamo §4.5, Riak read repair). A join, so a repair can
+   * only add what some replica already holds. Runs again for each late reply.
+   */
+  protected readRepair(op: ReadOp): void {
+    if (this.config.readRepair === "off") return;
     const merged = op.merged;
     if (merged === undefined) return;
     for (const t of staleResponders(op, merged)) this.repairTarget(op, t, merged, false);
     // Mark repaired replicas as holding the merged state so that a late duplicate is not repaired twice.
     for (const t of op.targets) if (Object.hasOwn(op.responses, t.node)) op.responses[t.node] = merged;
-  }
-
-  /** BROKEN on purpose: copies the oldest reply over every other replica that answered, losing newer writes. */
-  private brokenRepair(op: ReadOp): void {
-    const states = Object.values(op.responses).filter((s): s is KeyState => s !== null);
-    if (states.length === 0) return;
-    const oldest = states.reduce((a, b) => (age(b) < age(a) ? b : a));
-    const want = stateDigest(oldest);
-    for (const t of op.targets) {
-      if (!Object.hasOwn(op.responses, t.node)) continue;
-      const s = op.responses[t.node];
-      if (s === null || stateDigest(s) === want) continue;
-      if (t.node === this.id) this.storeLocal(op.req.key, oldest, t.hintFor, true);
-      else {
-        const m: QuorumMessage = { type: "store", op: "", key: op.req.key, state: oldest, overwrite: true };
-        if (t.hintFor !== undefined) m.hintFor = t.hintFor;
-        this.sendTo(t.node, m);
-      }
-      op.responses[t.node] = oldest;
-    }
   }
 
   private repairTarget(op: ReadOp, t: Target, merged: KeyState, ack: boolean): void {
@@ -515,7 +499,7 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   private reply(origin: Origin, reqId: string, reply: ClientReply): void {
     reply.id = reqId;
     reply.meta = { ...(reply.meta ?? {}), node: this.id };
-    if (origin.kind === "client") this.replies.push(reply);
+    if (origin.kind === "client") this.out.reply(reply);
     else this.sendTo(origin.from, { type: "forward-reply", fwd: origin.fwd, reply });
   }
 
@@ -532,7 +516,7 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       case "store": {
         if (!isKeyState(m.state) || typeof m.key !== "string") return;
         this.observe(m.state);
-        this.storeLocal(m.key, m.state, m.hintFor, m.overwrite === true);
+        this.storeLocal(m.key, m.state, m.hintFor, this.replacesOnStore(m));
         if (m.op) this.sendTo(from, { type: "store-ack", op: m.op, key: m.key });
         return;
       }
@@ -566,22 +550,15 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
         const seen = `${from}\u0000${m.fwd}`;
         if (this.forwardsSeen.has(seen)) return;
         this.forwardsSeen.set(seen, this.now + this.config.timeoutMs);
-        const req = m.req;
         const origin: Origin = { kind: "forward", from, fwd: m.fwd };
-        try {
-          validateRequest(req);
-          this.dispatch(req, origin, true, Math.min(this.config.timeoutMs, Math.max(1, m.timeoutMs)));
-        } catch (e) {
-          if (!(e instanceof KvError)) throw e;
-          this.reply(origin, req.id, errorReply(req.id, e));
-        }
+        this.coordinate(m.req, origin, Math.min(this.config.timeoutMs, Math.max(1, m.timeoutMs)));
         return;
       }
       case "forward-reply": {
         const op = this.pending.get(m.fwd);
         if (op?.kind !== "forward" || op.to !== from) return;
         this.pending.delete(op.id);
-        this.replies.push({
+        this.out.reply({
           ...m.reply,
           id: op.req.id,
           meta: { ...(m.reply.meta ?? {}), node: this.id, coordinator: from },
@@ -597,7 +574,7 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       }
       case "handoff-ack": {
         const p = this.hints.delivered(from, m.key, m.digest);
-        if (p) this.persist.push(p);
+        if (p) this.out.persist.push(p);
         return;
       }
       case "ae-tree":
@@ -644,17 +621,32 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
    * down primary. The persist op goes into this Ready, so any ack or reply that depends on it is released only
    * after it is durable (ARCHITECTURE §2).
    */
-  private storeLocal(key: string, state: KeyState, hintFor: NodeId | undefined, overwrite: boolean): void {
+  protected storeLocal(key: string, state: KeyState, hintFor: NodeId | undefined, overwrite: boolean): void {
     let p: PersistOp | undefined;
     if (hintFor !== undefined && hintFor !== this.id) {
-      // BROKEN on purpose in the drop-hints variant: the hint is acknowledged and forgotten.
-      if (this.variant.dropHints) return;
+      if (!this.keepsHint(hintFor, key)) return;
       p = this.hints.add(hintFor, key, state);
     } else {
       p = overwrite ? this.replica.overwrite(key, state, this.now) : this.replica.merge(key, state, this.now);
       if (p) this.trees.update(this.groupOf(key), key, this.replica.digest(key));
     }
-    if (p) this.persist.push(p);
+    if (p) this.out.persist.push(p);
+  }
+
+  /**
+   * keepsHint decides whether a fallback keeps the hinted copy of `key` it acknowledges for `owner`. It must: the
+   * hint is all that carries the write to its owner (Dynamo §4.6), and it is kept until the owner acknowledged it.
+   */
+  protected keepsHint(_owner: NodeId, _key: string): boolean {
+    return true;
+  }
+
+  /**
+   * replacesOnStore decides whether a received store replaces this replica's state instead of joining it. Never:
+   * only a join is safe in any order and any number of times, and only it keeps concurrent writes.
+   */
+  protected replacesOnStore(_m: StoreMessage): boolean {
+    return false;
   }
 
   // ---------------------------------------------------------------------------------------------- anti-entropy
@@ -762,7 +754,7 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
       for (const p of this.replica.reap(now, this.config.tombstoneReapMs)) {
         const key = p.key.slice(KEY_PREFIX.length);
         this.trees.update(this.groupOf(key), key, this.replica.digest(key));
-        this.persist.push(p);
+        this.out.persist.push(p);
       }
     }
     for (const op of [...this.pending.values()]) if (now >= op.deadline) this.expire(op);
@@ -778,10 +770,12 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
   private expire(op: PendingOp): void {
     this.pending.delete(op.id);
     if (op.kind === "forward") {
-      this.replies.push(
-        errorReply(op.req.id, new KvError("KV_TIMEOUT", `no answer from ${op.to} before the deadline`), {
-          node: this.id,
-        }),
+      this.out.reply(
+        errorReply(
+          op.req.id,
+          new KvError("KV_TIMEOUT", `no answer from ${op.to} before the deadline`),
+          this.meta(),
+        ),
       );
       return;
     }
@@ -812,26 +806,14 @@ export class QuorumCore implements EngineCore<QuorumMessage> {
     return `${this.id}.${this.incarnation}.${++this.opSeq}`;
   }
 
-  private sendTo(to: NodeId, message: QuorumMessage): void {
+  protected sendTo(to: NodeId, message: QuorumMessage): void {
     if (message.type.startsWith("ae-"))
       this.aeActive.set(`${to}|${(message as { group: string }).group}`, this.now);
-    this.send.push({ to, message });
+    this.out.to(to, message);
   }
 
   private persistMeta(): void {
-    this.persist.push({
-      type: "put",
-      key: META_KEY,
-      value: { seq: this.seq, hlc: { l: this.hlc.l, c: this.hlc.c } },
-    });
-  }
-
-  ready(): Ready<QuorumMessage> {
-    const r: Ready<QuorumMessage> = { persist: this.persist, send: this.send, replies: this.replies };
-    this.persist = [];
-    this.send = [];
-    this.replies = [];
-    return r;
+    this.out.put(META_KEY, { seq: this.seq, hlc: { l: this.hlc.l, c: this.hlc.c } });
   }
 
   status(): NodeStatus {
@@ -878,12 +860,6 @@ function maxVv(a: VersionVector, b: VersionVector): VersionVector {
   const out: VersionVector = { ...a };
   for (const [k, v] of Object.entries(b)) if (v > (out[k] ?? 0)) out[k] = v;
   return out;
-}
-
-/** age orders states oldest first: LWW by stamp, siblings by how many events the context has seen. */
-function age(s: KeyState): number {
-  if (s.t === "l") return s.stamp.l * 1e6 + s.stamp.c;
-  return s.set.entries.reduce((n, e) => n + e[1], 0);
 }
 
 /** isWellFormed checks the fields every handler reads before it trusts them; states are checked by isKeyState. */
