@@ -1,11 +1,3 @@
-export {
-  type BrokenMode,
-  parseRaftOptions,
-  RAFT_DEFAULTS,
-  RAFT_OPTION_SPECS,
-  type RaftOptions,
-} from "./core/options.js";
-export { RaftCore, type RaftInit, RECORD_HARD_STATE, RECORD_SNAPSHOT } from "./core/raft.js";
 export type {
   Command,
   ConfCommand,
@@ -18,14 +10,17 @@ export type {
   RaftMessageType,
   Role,
   Snapshot,
-} from "./core/types.js";
+} from "./core/messages.js";
+export { parseRaftOptions, RAFT_DEFAULTS, RAFT_OPTION_SPECS, type RaftOptions } from "./core/options.js";
+export { RaftCore, type RaftInit, RECORD_HARD_STATE, RECORD_SNAPSHOT } from "./core/raft-core.js";
 export {
+  type BrokenMode,
   raftBrokenEarlyCommit,
   raftBrokenEngines,
   raftBrokenFigure8,
   raftBrokenNoPersistVote,
   raftBrokenStaleRead,
   raftEngine,
-  raftRequestOptions,
-  raftSupports,
-} from "./engine.js";
+  raftEngines,
+} from "./engines.js";
+export { raftRequestOptions, raftSupports } from "./supports.js";

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import type { Entry } from "./core/messages.js";
 import type { RaftOptions } from "./core/options.js";
-import type { Entry } from "./core/types.js";
 import { Network } from "./testing/network.js";
 
 /*

@@ -1,7 +1,7 @@
 import { MAX_MESSAGE_BYTES, utf8Bytes } from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
 import { entrySize, RaftLog } from "./log.js";
-import type { Entry } from "./types.js";
+import type { Entry } from "./messages.js";
 
 const put = (index: number, value: string): Entry => ({
   index,

@@ -1,5 +1,5 @@
 import { takeBatch, utf8Bytes } from "@consistency-lab/kv";
-import type { Entry } from "./types.js";
+import type { Entry } from "./messages.js";
 
 /**
  * RaftLog is the replicated log: a snapshot offset (everything up to `snapIndex` is compacted into the snapshot)
@@ -20,7 +20,10 @@ export class RaftLog {
   dirtyFrom = Number.POSITIVE_INFINITY;
   /** Highest index with an `e/` record on disk, for deleting truncated suffixes. */
   persistedLast = 0;
-  /** Broken teaching variants only: overwrite a committed entry instead of failing (the state machine diverges). */
+  /**
+   * Only in a core that does not keep Raft's safety properties (`RaftCore.keepsSafety`): overwrite a committed
+   * entry instead of failing (the state machine diverges).
+   */
   allowCommittedOverwrite = false;
 
   firstIndex(): number {

@@ -1,5 +1,5 @@
 import type { NodeId } from "@consistency-lab/kv";
-import type { ConfCommand, Membership } from "./types.js";
+import type { ConfCommand, Membership } from "./messages.js";
 
 /** quorumSize is the majority of `voters` (Raft §5.2). */
 export function quorumSize(voters: readonly NodeId[]): number {

@@ -1,8 +1,5 @@
 import type { EngineOptions, OptionSpec, ReadMode } from "@consistency-lab/kv";
 
-/** BrokenMode names a deliberate bug a teaching variant switches on (see the package README). */
-export type BrokenMode = "none" | "stale-read" | "no-persist-vote" | "early-commit" | "figure8";
-
 /** RaftOptions are the resolved knobs of one Raft core. Times are in ms of the injected clock. */
 export interface RaftOptions {
   /** Length of one logical tick; election and heartbeat timeouts are whole numbers of ticks (etcd-io/raft). */
@@ -43,7 +40,6 @@ export interface RaftOptions {
   snapshotEvery: number;
   /** A learner may be promoted only when its log is within this many entries of the leader's. */
   promoteMaxLag: number;
-  broken: BrokenMode;
 }
 
 /** RAFT_DEFAULTS are the defaults of every option. */
@@ -64,7 +60,6 @@ export const RAFT_DEFAULTS: RaftOptions = {
   maxUncommittedEntries: 10_000,
   snapshotEvery: 200,
   promoteMaxLag: 10,
-  broken: "none",
 };
 
 /** RAFT_OPTION_SPECS documents the options for `--option k=v` and `clab sim --list`. */
@@ -171,15 +166,7 @@ export const RAFT_OPTION_SPECS: readonly OptionSpec[] = [
   },
 ];
 
-const BROKEN_MODES: readonly BrokenMode[] = [
-  "none",
-  "stale-read",
-  "no-persist-vote",
-  "early-commit",
-  "figure8",
-];
-
-/** parseRaftOptions reads resolved engine options (plus the internal `broken` knob) into RaftOptions. */
+/** parseRaftOptions reads resolved engine options into RaftOptions. */
 export function parseRaftOptions(raw: EngineOptions | Partial<RaftOptions> = {}): RaftOptions {
   const o: RaftOptions = { ...RAFT_DEFAULTS };
   const r = raw as Record<string, unknown>;
@@ -200,14 +187,11 @@ export function parseRaftOptions(raw: EngineOptions | Partial<RaftOptions> = {})
   }
   if (!["linearizable", "lease", "stale"].includes(o.read))
     throw new TypeError(`raft option read: bad value ${o.read}`);
-  if (!BROKEN_MODES.includes(o.broken)) throw new TypeError(`raft option broken: bad value ${o.broken}`);
   if (o.tickMs <= 0 || o.heartbeatMs < o.tickMs || o.electionTimeoutMs <= o.heartbeatMs) {
     throw new TypeError("raft options need 0 < tickMs <= heartbeatMs < electionTimeoutMs");
   }
   if (o.clockDriftMs >= o.electionTimeoutMs)
     throw new TypeError("raft option clockDriftMs must be below electionTimeoutMs");
-  // broken=stale-read is etcd's lease-based reads without CheckQuorum: the leader never doubts itself.
-  if (o.broken === "stale-read") o.checkQuorum = false;
   o.maxInflightMsgs = Math.max(1, Math.floor(o.maxInflightMsgs));
   o.maxMsgEntries = Math.max(1, Math.floor(o.maxMsgEntries));
   o.batchInflight = Math.max(1, Math.min(o.maxInflightMsgs, Math.floor(o.batchInflight)));

@@ -1,4 +1,4 @@
-import type { ApplyResult, KvCommand, SessionRecord } from "./types.js";
+import type { ApplyResult, KvCommand, SessionRecord } from "./messages.js";
 
 /**
  * KvStateMachine is the replicated state: the KV map plus the client-session table that makes retried writes

@@ -1,7 +1,7 @@
 import { type ClientReply, type ClientRequest, type NodeId, Rng } from "@consistency-lab/kv";
+import type { RaftMessage } from "../core/messages.js";
 import type { RaftOptions } from "../core/options.js";
-import { RaftCore } from "../core/raft.js";
-import type { RaftMessage } from "../core/types.js";
+import { RaftCore } from "../core/raft-core.js";
 
 /** A message on the wire of the in-test network. */
 export interface Wire {

@@ -1,8 +1,10 @@
-import { MAX_MESSAGE_BYTES, Rng, utf8Bytes } from "@consistency-lab/kv";
+import { type EngineDefinition, MAX_MESSAGE_BYTES, type NodeId, Rng, utf8Bytes } from "@consistency-lab/kv";
+import { HandNetwork } from "@consistency-lab/sim/testing";
 import { describe, expect, it } from "vitest";
+import { raftBrokenFigure8, raftBrokenNoPersistVote, raftBrokenStaleRead, raftEngine } from "../engines.js";
 import { Network, type Wire } from "../testing/network.js";
-import { RaftCore } from "./raft.js";
-import type { Entry, RaftMessage } from "./types.js";
+import type { Entry, RaftMessage } from "./messages.js";
+import { RaftCore } from "./raft-core.js";
 
 const e = (index: number, term: number): Entry => ({ index, term, cmd: { kind: "noop" } });
 const records = (term: number, vote: string | null, entries: Entry[]): Record<string, unknown> => {
@@ -15,15 +17,44 @@ const isType =
   (w: Wire) =>
     w.message.type === t && (from === undefined || w.from === from) && (to === undefined || w.to === to);
 
-function core(id: string, peers: string[], recs: Record<string, unknown> = {}, options = {}): RaftCore {
-  return new RaftCore({
+function core(
+  id: string,
+  peers: string[],
+  recs: Record<string, unknown> = {},
+  options = {},
+  engine: EngineDefinition<RaftMessage> = raftEngine,
+): RaftCore {
+  return engine.create({
     id,
     peers,
     rng: new Rng(7),
     options,
     now: 0,
     records: new Map(Object.entries(recs)),
-  });
+  }) as RaftCore;
+}
+
+// A teaching variant is another engine definition: tests that compare one with Raft drive both on sim's hand
+// network, which builds cores from a definition (the in-test Network builds RaftCores only).
+type Hand = HandNetwork<RaftMessage, RaftCore>;
+const hand = (engine: EngineDefinition<RaftMessage>, nodes: number, options = {}): Hand =>
+  new HandNetwork<RaftMessage, RaftCore>({ engine, nodes, options });
+
+/** leaderOf is the live node that believes it leads in the highest term, if any. */
+function leaderOf(net: Hand): NodeId | null {
+  const leaders = [...net.cores.values()].filter((c) => !net.isDown(c.id) && c.role === "leader");
+  return leaders.sort((a, b) => b.term - a.term)[0]?.id ?? null;
+}
+
+/** elect ticks until a leader has committed all it holds (its term's no-op), and returns it. */
+function elect(net: Hand): NodeId {
+  const settled = (): boolean => {
+    const l = leaderOf(net);
+    return l !== null && net.core(l).log.committed >= net.core(l).log.lastIndex();
+  };
+  for (let t = 0; t < 5000 && !settled(); t += 10) net.tick(10);
+  expect(settled(), "no leader elected").toBe(true);
+  return leaderOf(net)!;
 }
 
 describe("core state", () => {
@@ -36,8 +67,12 @@ describe("core state", () => {
     // Independent: input to the copy does not reach the original.
     const b = a.clone();
     expect(b).not.toBe(a);
+    expect(b.fingerprint()).toBe(a.fingerprint());
+    const before = a.fingerprint();
     b.request({ id: "q", op: "put", key: "z", value: "3" });
     expect(b.log.lastIndex()).toBe(a.log.lastIndex() + 1);
+    expect(b.fingerprint()).not.toBe(a.fingerprint());
+    expect(a.fingerprint()).toBe(before);
     // Identical: same inputs, same outputs (messages, records, replies), rng included.
     const c = a.clone();
     const drive = (x: RaftCore) => {
@@ -47,6 +82,19 @@ describe("core state", () => {
       return [first, x.ready(), x.status()];
     };
     expect(drive(c)).toEqual(drive(a));
+    expect(c.fingerprint()).toBe(a.fingerprint());
+  });
+
+  it("clone() keeps a teaching variant's class, so the copy keeps its bug", () => {
+    const a = core("n1", ["n1", "n2", "n3"], {}, { checkQuorum: false }, raftBrokenNoPersistVote);
+    const b = a.clone();
+    expect(Object.getPrototypeOf(b)).toBe(Object.getPrototypeOf(a));
+    expect(Object.getPrototypeOf(b)).not.toBe(RaftCore.prototype);
+    // The copy votes without writing the hard state, as the variant does (Raft writes it: test below).
+    b.step("n2", { type: "vote-request", term: 1, lastIndex: 0, lastTerm: 0 });
+    const rd = b.ready();
+    expect(rd.send[0]!.message).toMatchObject({ type: "vote-response", granted: true });
+    expect(rd.persist.some((p) => p.key === "hs")).toBe(false);
   });
 });
 
@@ -117,40 +165,28 @@ describe("Raft §5.2 leader election", () => {
     expect(c.ready().send).toHaveLength(0);
   });
 
-  it("persists the vote before answering, and a restarted node does not vote twice in a term", () => {
-    const c = core("n1", ["n1", "n2", "n3"], {}, { checkQuorum: false });
+  /** voteAgain: n1 votes for n2 in term 1, restarts from what it persisted, and n3 asks for its vote in term 1. */
+  function voteAgain(engine: EngineDefinition<RaftMessage>) {
+    const c = core("n1", ["n1", "n2", "n3"], {}, { checkQuorum: false }, engine);
     c.step("n2", { type: "vote-request", term: 1, lastIndex: 0, lastTerm: 0 });
-    const rd = c.ready();
-    expect(rd.persist).toContainEqual({ type: "put", key: "hs", value: { term: 1, vote: "n2" } });
-    expect(rd.send[0]!.message).toMatchObject({ type: "vote-response", granted: true });
-    const disk = new Map(rd.persist.map((p) => [p.key, (p as { value: unknown }).value]));
-    const again = new RaftCore({
-      id: "n1",
-      peers: ["n1", "n2", "n3"],
-      rng: new Rng(1),
-      options: { checkQuorum: false },
-      now: 0,
-      records: disk,
-    });
+    const first = c.ready();
+    const disk = Object.fromEntries(first.persist.map((p) => [p.key, (p as { value: unknown }).value]));
+    const again = core("n1", ["n1", "n2", "n3"], disk, { checkQuorum: false }, engine);
     again.step("n3", { type: "vote-request", term: 1, lastIndex: 0, lastTerm: 0 });
-    expect(again.ready().send[0]!.message).toMatchObject({ type: "vote-response", granted: false });
+    return { first, second: again.ready() };
+  }
+
+  it("persists the vote before answering, and a restarted node does not vote twice in a term", () => {
+    const { first, second } = voteAgain(raftEngine);
+    expect(first.persist).toContainEqual({ type: "put", key: "hs", value: { term: 1, vote: "n2" } });
+    expect(first.send[0]!.message).toMatchObject({ type: "vote-response", granted: true });
+    expect(second.send[0]!.message).toMatchObject({ type: "vote-response", granted: false });
   });
 
-  it("broken=no-persist-vote: the restarted node votes again in the same term", () => {
-    const c = core("n1", ["n1", "n2", "n3"], {}, { checkQuorum: false, broken: "no-persist-vote" });
-    c.step("n2", { type: "vote-request", term: 1, lastIndex: 0, lastTerm: 0 });
-    const rd = c.ready();
-    const disk = new Map(rd.persist.map((p) => [p.key, (p as { value: unknown }).value]));
-    const again = new RaftCore({
-      id: "n1",
-      peers: ["n1", "n2", "n3"],
-      rng: new Rng(1),
-      options: { checkQuorum: false, broken: "no-persist-vote" },
-      now: 0,
-      records: disk,
-    });
-    again.step("n3", { type: "vote-request", term: 1, lastIndex: 0, lastTerm: 0 });
-    expect(again.ready().send[0]!.message).toMatchObject({ type: "vote-response", granted: true });
+  it("the no-persist-vote variant: the restarted node votes again in the same term", () => {
+    const { first, second } = voteAgain(raftBrokenNoPersistVote);
+    expect(first.persist.some((p) => p.key === "hs")).toBe(false);
+    expect(second.send[0]!.message).toMatchObject({ type: "vote-response", granted: true });
   });
 
   it("leadership transfer: transfer-leader hands over via timeout-now", () => {
@@ -322,13 +358,9 @@ describe("Raft §5.4 safety", () => {
    * Raft Figure 8 (c)→(d): S1 leads term 4 with [1/1, 2/2]; it replicates 2/2 to a majority but not yet its own
    * term-4 entry. Counting replicas would commit index 2; then S5 (log [1/1, 2/3]) wins term 5 and overwrites it.
    */
-  function figure8(broken: boolean) {
+  function figure8(engine: EngineDefinition<RaftMessage>) {
     // checkQuorum off: the restart vote guard and leases are not what this test is about.
-    const net = new Network(5, {
-      maxMsgEntries: 1,
-      checkQuorum: false,
-      ...(broken ? { broken: "figure8" as const } : {}),
-    });
+    const net = hand(engine, 5, { maxMsgEntries: 1, checkQuorum: false });
     net.setDisk("n1", records(3, "n1", [e(1, 1), e(2, 2)]));
     net.setDisk("n2", records(3, null, [e(1, 1), e(2, 2)]));
     net.setDisk("n3", records(3, null, [e(1, 1)]));
@@ -367,15 +399,15 @@ describe("Raft §5.4 safety", () => {
   }
 
   it("Figure 8: the correct leader does not commit an earlier term's entry by counting replicas", () => {
-    const { commitAtS1, s5, net } = figure8(false);
+    const { commitAtS1, s5, net } = figure8(raftEngine);
     expect(commitAtS1).toBe(0);
     expect(s5.role).toBe("leader");
     // Index 2 is now term 3 everywhere that matters, and nothing that was committed was lost.
     expect(net.core("n2").log.term(2)).toBe(3);
   });
 
-  it("Figure 8 (broken=figure8): the leader commits index 2 and a later leader overwrites it", () => {
-    const { commitAtS1, s5, net } = figure8(true);
+  it("Figure 8 (the figure8 variant): the leader commits index 2 and a later leader overwrites it", () => {
+    const { commitAtS1, s5, net } = figure8(raftBrokenFigure8);
     expect(commitAtS1).toBe(2);
     expect(s5.role).toBe("leader");
     expect(net.core("n2").log.term(2)).toBe(3);
@@ -641,10 +673,10 @@ describe("Raft §8 client interaction", () => {
     expect(net.reply(g)?.value).toBe("1");
   });
 
-  it("a deposed leader does not serve a linearizable read; broken=stale-read does", () => {
-    for (const broken of [false, true]) {
-      const net = new Network(3, broken ? { broken: "stale-read" } : {});
-      const l = net.elect();
+  it("a deposed leader does not serve a linearizable read; the stale-read variant does", () => {
+    for (const engine of [raftEngine, raftBrokenStaleRead]) {
+      const net = hand(engine, 3);
+      const l = elect(net);
       net.request(l, { op: "put", key: "x", value: "1" });
       net.runFor(100);
       net.isolate(l);
@@ -653,7 +685,7 @@ describe("Raft §8 client interaction", () => {
       // The majority elects a new leader and overwrites x while the old one has not noticed yet.
       net.heal();
       net.isolate(l);
-      for (let i = 0; i < 100 && (net.leader() === l || net.leader() === null); i++) {
+      for (let i = 0; i < 100 && (leaderOf(net) === l || leaderOf(net) === null); i++) {
         net.core(l).tick(net.now); // keep the old leader's clock still: it has not noticed anything
         for (const o of others) net.core(o).tick(net.now + 10);
         net.now += 10;
@@ -665,7 +697,7 @@ describe("Raft §8 client interaction", () => {
       net.request(l2.id, { op: "put", key: "x", value: "2" });
       net.settle();
       const g = net.request(l, { op: "get", key: "x" });
-      expect(net.reply(g)?.value).toBe(broken ? "1" : undefined);
+      expect(net.reply(g)?.value).toBe(engine === raftBrokenStaleRead ? "1" : undefined);
     }
   });
 

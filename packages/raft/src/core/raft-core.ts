@@ -3,21 +3,17 @@ import {
   BATCH_BYTES,
   type ClientReply,
   type ClientRequest,
-  deepClone,
-  type EngineCore,
+  CoreBase,
   type EngineInit,
-  type Envelope,
   errorReply,
   KvError,
   type NodeId,
   type NodeStatus,
   type PersistOp,
   type ReadMode,
-  type Ready,
   type Rng,
   takeBatch,
   utf8Bytes,
-  validateRequest,
 } from "@consistency-lab/kv";
 import { entryKey, entrySize, RaftLog } from "./log.js";
 import {
@@ -29,6 +25,18 @@ import {
   quorumSize,
   validateConfChange,
 } from "./membership.js";
+import type {
+  ApplyResult,
+  Command,
+  ConfCommand,
+  Entry,
+  HardState,
+  Membership,
+  PendingProposal,
+  RaftMessage,
+  Role,
+  Snapshot,
+} from "./messages.js";
 import { parseRaftOptions, type RaftOptions } from "./options.js";
 import {
   becomeProbe,
@@ -44,18 +52,6 @@ import {
 } from "./progress.js";
 import { ReadOnly, type ReadWaiter } from "./read-only.js";
 import { KvStateMachine } from "./state-machine.js";
-import type {
-  ApplyResult,
-  Command,
-  ConfCommand,
-  Entry,
-  HardState,
-  Membership,
-  PendingProposal,
-  RaftMessage,
-  Role,
-  Snapshot,
-} from "./types.js";
 
 /** RECORD_HARD_STATE is the record key of the hard state `{ term, vote }` (entries are `e/<index>`). */
 export const RECORD_HARD_STATE = "hs";
@@ -80,8 +76,12 @@ type TickFn = (r: RaftCore) => void;
  * may leave before its own append is durable (Raft thesis §10.2.1): the leader counts itself toward commit only
  * for entries handed out in an earlier or the current persist batch, and every reply that depends on a commit
  * is in `replies`, released after the batch.
+ *
+ * The protected hooks (`keepsSafety`, `persistsHardState`, `defersLogWrite`, `onHeartbeat`, `selfMatch`,
+ * `followerCommit`, `countsOnlyCurrentTerm`, `confirmsLeadershipForReads`) each decide one rule the protocol
+ * prescribes, and their defaults are Raft's. The teaching variants in `engines.ts` override them, one bug each.
  */
-export class RaftCore implements EngineCore<RaftMessage> {
+export class RaftCore extends CoreBase<RaftMessage> {
   readonly id: NodeId;
   readonly opts: RaftOptions;
   private readonly rng: Rng;
@@ -122,21 +122,19 @@ export class RaftCore implements EngineCore<RaftMessage> {
   private leadTransferee: NodeId | null = null;
   private transferAdminId: string | null = null;
   private transferSent = false;
-  /** broken=early-commit: the leader's own entries reach the disk only on heartbeat ticks ("async fsync"). */
-  private lazyFlushDue = false;
 
-  // Output buffers.
+  // Output: messages and replies go to the outbox (`out`); records wait here for the next ready(), which writes
+  // the hard state first, then these, then the new entries. Records produced while ready() commits go to the
+  // batch after.
   private hsDirty = false;
   private persistExtra: PersistOp[] = [];
-  private msgs: Envelope<RaftMessage>[] = [];
-  private early: Envelope<RaftMessage>[] = [];
-  private replies: ClientReply[] = [];
   /** Lease reads waiting for the next tick's time. */
   private leaseReads: ClientRequest[] = [];
   /** Client requests that arrived while no leader was known. */
   private held: { req: ClientRequest; at: number }[] = [];
 
   constructor(init: RaftInit) {
+    super();
     this.id = init.id;
     this.opts = parseRaftOptions(init.options ?? {});
     this.rng = init.rng;
@@ -151,7 +149,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     // disk); a first boot has nothing to honour.
     this.voteGuardUntil =
       init.records.size > 0 ? init.now + this.opts.electionTimeoutMs : Number.NEGATIVE_INFINITY;
-    this.log.allowCommittedOverwrite = this.opts.broken !== "none";
+    this.log.allowCommittedOverwrite = !this.keepsSafety();
     this.restore(init.records);
     this.resetRandomizedElectionTimeout();
   }
@@ -194,14 +192,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.afterEvent();
   }
 
-  request(req: ClientRequest): void {
-    try {
-      validateRequest(req);
-    } catch (e) {
-      if (!(e instanceof KvError)) throw e;
-      this.replies.push(errorReply(req.id, e, this.meta()));
-      return;
-    }
+  protected handleRequest(req: ClientRequest): void {
     this.dispatch(req);
     this.afterEvent();
   }
@@ -229,7 +220,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const limit = 2 * this.opts.electionTimeoutMs;
     while (this.held.length > 0 && this.now - this.held[0]!.at >= limit) {
       const h = this.held.shift()!;
-      this.replies.push(errorReply(h.req.id, new KvError("KV_UNAVAILABLE", "no leader"), this.meta()));
+      this.out.reply(errorReply(h.req.id, new KvError("KV_UNAVAILABLE", "no leader"), this.meta()));
     }
   }
 
@@ -247,15 +238,14 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.afterEvent();
   }
 
-  ready(): Ready<RaftMessage> {
+  /** beforeReady sends what is pending and writes the batch `ready()` hands out (CoreBase). */
+  protected override beforeReady(): void {
     if (this.role === "leader") this.flushLeader();
     else this.flushFollowerReads();
 
-    const persist: PersistOp[] = [];
+    const persist = this.out.persist;
     if (this.hsDirty) {
-      // broken=no-persist-vote: the hard state (vote, and the term it belongs to) lives in memory only, so a
-      // restarted node can vote twice in one term and a restarted cluster reuses terms.
-      if (this.opts.broken !== "no-persist-vote") {
+      if (this.persistsHardState()) {
         const hs: HardState = { term: this.term, vote: this.vote };
         persist.push({ type: "put", key: RECORD_HARD_STATE, value: hs });
       }
@@ -263,11 +253,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     }
     persist.push(...this.persistExtra);
     this.persistExtra = [];
-    const lazy = this.opts.broken === "early-commit" && this.role === "leader" && !this.lazyFlushDue;
-    if (!lazy) {
-      this.flushEntries(persist);
-      this.lazyFlushDue = false;
-    }
+    if (!this.defersLogWrite()) this.flushEntries(persist);
 
     // Everything in this batch is durable before the sends and replies below are released, so the leader may
     // now count its own entries toward commit (thesis §10.2.1).
@@ -276,13 +262,6 @@ export class RaftCore implements EngineCore<RaftMessage> {
       this.flushLeader();
     }
     this.serveAppliedReads();
-
-    const out: Ready<RaftMessage> = { persist, send: this.msgs, replies: this.replies };
-    if (this.early.length > 0) out.sendEarly = this.early;
-    this.msgs = [];
-    this.early = [];
-    this.replies = [];
-    return out;
   }
 
   status(): NodeStatus {
@@ -304,13 +283,13 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const args = cmd.args ?? {};
     const target = (args.to ?? args.node ?? args.id) as unknown;
     if (typeof target !== "string" || target === "") {
-      this.replies.push(
+      this.out.reply(
         errorReply(cmd.id, new KvError("KV_INVALID_ARGUMENT", `${cmd.command} needs a node`), this.meta()),
       );
       return;
     }
     if (this.role !== "leader") {
-      this.replies.push(this.notLeader(cmd.id));
+      this.out.reply(this.notLeader(cmd.id));
       return;
     }
     switch (cmd.command) {
@@ -323,7 +302,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
         this.proposeConfChange(cmd.id, { kind: "conf", change: cmd.command, node: target });
         break;
       default:
-        this.replies.push(
+        this.out.reply(
           errorReply(
             cmd.id,
             new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`),
@@ -332,14 +311,6 @@ export class RaftCore implements EngineCore<RaftMessage> {
         );
     }
     this.afterEvent();
-  }
-
-  /**
-   * clone returns an independent copy of this core in the same state (rng included): both behave identically
-   * on the same inputs. For explorers that branch from a state.
-   */
-  clone(): RaftCore {
-    return deepClone(this);
   }
 
   dump(): Map<string, string[]> {
@@ -430,9 +401,9 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.transferAdminId = null;
     // Any conf entry not yet applied may still be in the log: no new change until it is (thesis §4.1).
     this.pendingConfIndex = this.log.lastIndex();
-    if (this.opts.broken === "figure8") {
-      // broken=figure8: a leader that commits earlier terms' entries by counting replicas sees no need for the
-      // no-op: it serves reads once it has counted a commit in its term (or holds nothing uncommitted).
+    if (!this.countsOnlyCurrentTerm()) {
+      // A leader that commits earlier terms' entries by counting replicas sees no need for the no-op: it serves
+      // reads once it has counted a commit in its term (or holds nothing uncommitted).
       this.committedInTerm = this.log.committed === this.log.lastIndex();
       this.adoptFollowerReads();
       return;
@@ -536,7 +507,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     if (this.role !== "leader") return;
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.lazyFlushDue = true;
+      this.onHeartbeat();
       this.bcastHeartbeat();
     }
   }
@@ -566,17 +537,17 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   private propose(req: ClientRequest): void {
     if (this.role !== "leader") {
-      this.replies.push(this.notLeader(req.id));
+      this.out.reply(this.notLeader(req.id));
       return;
     }
     if (this.leadTransferee !== null) {
-      this.replies.push(
+      this.out.reply(
         errorReply(req.id, new KvError("KV_UNAVAILABLE", "leadership transfer in progress"), this.meta()),
       );
       return;
     }
     if (this.log.lastIndex() - this.log.committed >= this.opts.maxUncommittedEntries) {
-      this.replies.push(
+      this.out.reply(
         errorReply(req.id, new KvError("KV_OVERLOADED", "too many uncommitted entries"), this.meta()),
       );
       return;
@@ -594,13 +565,13 @@ export class RaftCore implements EngineCore<RaftMessage> {
   private proposeConfChange(id: string, c: ConfCommand): void {
     const bad = validateConfChange(this.membership, c);
     if (bad !== null) {
-      this.replies.push(errorReply(id, new KvError("KV_INVALID_ARGUMENT", bad), this.meta()));
+      this.out.reply(errorReply(id, new KvError("KV_INVALID_ARGUMENT", bad), this.meta()));
       return;
     }
     // One change at a time, and only once this term has a committed entry (the single-server change bug fix,
     // raft-dev 2015 "bug in single-server membership changes").
     if (!this.committedInTerm || this.pendingConfIndex > this.log.applied) {
-      this.replies.push(
+      this.out.reply(
         errorReply(id, new KvError("KV_UNAVAILABLE", "a configuration change is in progress"), this.meta()),
       );
       return;
@@ -609,7 +580,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
       const pr = this.progress.get(c.node);
       if (pr === undefined || pr.match + this.opts.promoteMaxLag < this.log.lastIndex()) {
         // Learners catch up before they vote (etcd design-learner.md).
-        this.replies.push(
+        this.out.reply(
           errorReply(id, new KvError("KV_UNAVAILABLE", `learner ${c.node} has not caught up`), this.meta()),
         );
         return;
@@ -650,8 +621,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
       pr.lastProgressAt = this.now;
     sentEntries(pr, prevIndex + entries.length, bytes, entries.length);
     this.sentCommit.set(to, commit);
-    if (early) this.early.push({ to, message: m });
-    else this.msgs.push({ to, message: m });
+    if (early) this.out.sendEarly.push({ to, message: m });
+    else this.out.to(to, m);
     return true;
   }
 
@@ -734,9 +705,11 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.maybeConfirmReads();
   }
 
-  /** followerCommit is the largest index a quorum of voters holds without counting the leader itself. */
-  private followerCommit(): number {
-    if (this.opts.broken === "early-commit") return this.log.committed;
+  /**
+   * followerCommit is the largest index a quorum of voters holds without counting the leader itself: the commit
+   * index an append-request may carry when it leaves before the leader's own write is durable (thesis §10.2.1).
+   */
+  protected followerCommit(): number {
     return committedIndex(this.membership.voters, (id) =>
       id === this.id ? 0 : (this.progress.get(id)?.match ?? 0),
     );
@@ -744,14 +717,14 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   /** maybeCommit advances the commit index to what a quorum of voters holds (Raft §5.3, §5.4.2). */
   maybeCommit(): boolean {
-    const selfMatch = this.opts.broken === "early-commit" ? this.log.lastIndex() : this.log.stable;
+    const selfMatch = this.selfMatch();
     const idx = committedIndex(this.membership.voters, (id) =>
       id === this.id ? selfMatch : (this.progress.get(id)?.match ?? 0),
     );
     if (idx <= this.log.committed) return false;
     // Raft §5.4.2 / Figure 8: only an entry of the current term is committed by counting replicas; earlier
-    // entries are committed indirectly. broken=figure8 skips this check.
-    if (this.opts.broken !== "figure8" && this.log.term(idx) !== this.term) return false;
+    // entries are committed indirectly.
+    if (this.countsOnlyCurrentTerm() && this.log.term(idx) !== this.term) return false;
     this.log.committed = idx;
     return true;
   }
@@ -811,8 +784,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   /** @internal */
   handleAppendRequest(from: NodeId, m: Extract<RaftMessage, { type: "append-request" }>): void {
-    // Entries up to our commit index match the leader's (Leader Completeness), except in the broken variants.
-    if (m.prevIndex < this.log.committed && this.opts.broken === "none") {
+    // Entries up to our commit index match the leader's (Leader Completeness).
+    if (m.prevIndex < this.log.committed && this.keepsSafety()) {
       this.send(from, { type: "append-response", term: this.term, success: true, index: this.log.committed });
       return;
     }
@@ -893,7 +866,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
       log.applied = e.index;
       this.applyEntry(e);
     }
-    const knowsCommit = log.term(log.committed) === this.term || this.opts.broken === "figure8";
+    const knowsCommit = log.term(log.committed) === this.term || !this.countsOnlyCurrentTerm();
     if (this.role === "leader" && !this.committedInTerm && knowsCommit) {
       this.committedInTerm = true;
       this.reads.unassigned.push(...this.reads.waitingForTermCommit);
@@ -914,12 +887,12 @@ export class RaftCore implements EngineCore<RaftMessage> {
     if (p === undefined) return;
     const meta = { ...this.meta(), index: e.index };
     if (p.term !== e.term || result.stale === true) {
-      this.replies.push(errorReply(p.id, new KvError("KV_ABORTED", "the proposal was superseded"), meta));
+      this.out.reply(errorReply(p.id, new KvError("KV_ABORTED", "the proposal was superseded"), meta));
       return;
     }
     const reply: ClientReply = { id: p.id, ok: true, meta };
     if (p.op === "cas") reply.swapped = result.swapped === true;
-    this.replies.push(reply);
+    this.out.reply(reply);
   }
 
   private applyConfChange(c: ConfCommand): void {
@@ -1019,8 +992,8 @@ export class RaftCore implements EngineCore<RaftMessage> {
       return;
     }
     if (this.role === "leader") {
-      if (this.opts.broken === "stale-read") {
-        // broken=stale-read: a leader that was deposed without knowing it answers from its old state.
+      if (!this.confirmsLeadershipForReads()) {
+        // Unconfirmed: a leader deposed without noticing answers from its old state.
         this.replyRead(req, this.log.applied);
         return;
       }
@@ -1039,7 +1012,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
       return;
     }
     if (this.leader === null || !isMember(this.membership, this.id)) {
-      this.replies.push(this.notLeader(req.id));
+      this.out.reply(this.notLeader(req.id));
       return;
     }
     this.reads.followerUnsent.push(req);
@@ -1053,7 +1026,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     for (const req of reqs) {
       if (this.role === "leader" && this.now < this.leaseUntil) this.replyRead(req, this.log.committed);
       else if (this.role === "leader") this.reads.unassigned.push({ kind: "local", req });
-      else this.replies.push(this.notLeader(req.id));
+      else this.out.reply(this.notLeader(req.id));
     }
   }
 
@@ -1089,7 +1062,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const o = this.reads.followerOutstanding[k]!;
     this.reads.followerOutstanding.splice(k, 1);
     for (const req of o.reqs) {
-      if (m.index === null) this.replies.push(this.notLeader(req.id));
+      if (m.index === null) this.out.reply(this.notLeader(req.id));
       else this.reads.applyWait.push({ index: m.index, req });
     }
   }
@@ -1098,7 +1071,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const r = this.reads;
     if (r.followerUnsent.length === 0) return;
     if (this.leader === null || this.leader === this.id) {
-      for (const req of r.followerUnsent) this.replies.push(this.notLeader(req.id));
+      for (const req of r.followerUnsent) this.out.reply(this.notLeader(req.id));
       r.followerUnsent = [];
       return;
     }
@@ -1113,7 +1086,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     const limit = 2 * this.opts.electionTimeoutMs;
     while (r.followerOutstanding.length > 0 && this.now - r.followerOutstanding[0]!.sentAt >= limit) {
       for (const req of r.followerOutstanding.shift()!.reqs) {
-        this.replies.push(
+        this.out.reply(
           errorReply(req.id, new KvError("KV_UNAVAILABLE", "no read index from the leader"), this.meta()),
         );
       }
@@ -1132,7 +1105,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
   }
 
   private replyRead(req: ClientRequest, index: number): void {
-    this.replies.push({ id: req.id, ok: true, value: this.sm.get(req.key), meta: { ...this.meta(), index } });
+    this.out.reply({ id: req.id, ok: true, value: this.sm.get(req.key), meta: { ...this.meta(), index } });
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -1140,13 +1113,11 @@ export class RaftCore implements EngineCore<RaftMessage> {
 
   private transferLeader(id: string, to: NodeId): void {
     if (to === this.id) {
-      this.replies.push({ id, ok: true, meta: this.meta() });
+      this.out.reply({ id, ok: true, meta: this.meta() });
       return;
     }
     if (!isVoter(this.membership, to)) {
-      this.replies.push(
-        errorReply(id, new KvError("KV_INVALID_ARGUMENT", `${to} is not a voter`), this.meta()),
-      );
+      this.out.reply(errorReply(id, new KvError("KV_INVALID_ARGUMENT", `${to} is not a voter`), this.meta()));
       return;
     }
     if (this.leadTransferee !== null) this.abortTransfer();
@@ -1165,14 +1136,14 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.transferSent = true;
     this.send(to, { type: "timeout-now", term: this.term });
     if (this.transferAdminId !== null) {
-      this.replies.push({ id: this.transferAdminId, ok: true, meta: this.meta() });
+      this.out.reply({ id: this.transferAdminId, ok: true, meta: this.meta() });
       this.transferAdminId = null;
     }
   }
 
   private abortTransfer(): void {
     if (this.transferAdminId !== null) {
-      this.replies.push(
+      this.out.reply(
         errorReply(
           this.transferAdminId,
           new KvError("KV_UNAVAILABLE", "leadership transfer timed out"),
@@ -1192,7 +1163,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     // Outcomes of our proposals are now unknown: they may still commit under the next leader (KV_ABORTED is
     // indefinite, recorded as `info`).
     for (const [index, p] of this.pending) {
-      this.replies.push(
+      this.out.reply(
         errorReply(p.id, new KvError("KV_ABORTED", "leadership lost before commit"), {
           ...this.meta(),
           index,
@@ -1202,7 +1173,7 @@ export class RaftCore implements EngineCore<RaftMessage> {
     this.pending.clear();
     this.serveLeaseReads();
     for (const w of this.reads.drainLeader()) {
-      if (w.kind === "local") this.replies.push(this.notLeader(w.req.id));
+      if (w.kind === "local") this.out.reply(this.notLeader(w.req.id));
       else this.send(w.from, { type: "read-index-response", term: this.term, ctx: w.ctx, index: null });
     }
     if (this.leadTransferee !== null) this.abortTransfer();
@@ -1217,10 +1188,10 @@ export class RaftCore implements EngineCore<RaftMessage> {
   }
 
   send(to: NodeId, message: RaftMessage): void {
-    this.msgs.push({ to, message });
+    this.out.to(to, message);
   }
 
-  private meta(): { node: NodeId; term: number } {
+  protected meta(): { node: NodeId; term: number } {
     return { node: this.id, term: this.term };
   }
 
@@ -1250,6 +1221,52 @@ export class RaftCore implements EngineCore<RaftMessage> {
   }
   _campaign(transfer: boolean): void {
     this.campaign(transfer);
+  }
+  _keepsSafety(): boolean {
+    return this.keepsSafety();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Hooks: what Raft decides, one method each, so that a teaching variant (engines.ts) can decide otherwise.
+
+  /**
+   * keepsSafety is true when this core keeps Raft's safety properties (Election Safety, Leader Completeness; Raft
+   * Figure 3): a violation is then a bug and throws, and the protocol relies on them. A core that breaks one
+   * answers false, so that the checker, not a crash, finds the consequence.
+   */
+  protected keepsSafety(): boolean {
+    return true;
+  }
+
+  /** persistsHardState is true when term and vote are written before anything that depends on them (Figure 2). */
+  protected persistsHardState(): boolean {
+    return true;
+  }
+
+  /** defersLogWrite is asked once per ready(): true leaves the new entries out of this persist batch. */
+  protected defersLogWrite(): boolean {
+    return false;
+  }
+
+  /** onHeartbeat is called when a leader's heartbeat interval elapses, before the heartbeat goes out. */
+  protected onHeartbeat(): void {}
+
+  /** selfMatch is the index a leader counts for itself toward commit: what is durable (thesis §10.2.1). */
+  protected selfMatch(): number {
+    return this.log.stable;
+  }
+
+  /**
+   * countsOnlyCurrentTerm is true when a leader commits by counting replicas only entries of its own term, and
+   * so appends a no-op on taking office to learn the commit index (Raft §5.4.2 and Figure 8, §8).
+   */
+  protected countsOnlyCurrentTerm(): boolean {
+    return true;
+  }
+
+  /** confirmsLeadershipForReads is true when a leader confirms it still leads before it answers a read (§8). */
+  protected confirmsLeadershipForReads(): boolean {
+    return true;
   }
 }
 
@@ -1345,9 +1362,9 @@ const stepLeader: StepFn = (r, from, m) => {
     case "append-request":
     case "heartbeat":
     case "snapshot-request":
-      // Election Safety (Raft §5.2): at most one leader per term. Two would be a bug, except in the broken
-      // variants, where the checker (not a crash) must find the consequence.
-      if (r.opts.broken !== "none") return;
+      // Election Safety (Raft §5.2): at most one leader per term. Two would be a bug, except in a core that does
+      // not keep it, where the checker (not a crash) must find the consequence.
+      if (!r._keepsSafety()) return;
       throw new Error(`raft: two leaders in term ${m.term} (${r.id} and ${from})`);
     default:
       return;
