@@ -1,5 +1,4 @@
-import { type EngineDefinition, MAX_MESSAGE_BYTES, type NodeId, Rng, utf8Bytes } from "@consistency-lab/kv";
-import { HandNetwork } from "@consistency-lab/sim/testing";
+import { type EngineDefinition, MAX_MESSAGE_BYTES, Rng, utf8Bytes } from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
 import { raftBrokenFigure8, raftBrokenNoPersistVote, raftBrokenStaleRead, raftEngine } from "../engines.js";
 import { Network, type Wire } from "../testing/network.js";
@@ -32,29 +31,6 @@ function core(
     now: 0,
     records: new Map(Object.entries(recs)),
   }) as RaftCore;
-}
-
-// A teaching variant is another engine definition: tests that compare one with Raft drive both on sim's hand
-// network, which builds cores from a definition (the in-test Network builds RaftCores only).
-type Hand = HandNetwork<RaftMessage, RaftCore>;
-const hand = (engine: EngineDefinition<RaftMessage>, nodes: number, options = {}): Hand =>
-  new HandNetwork<RaftMessage, RaftCore>({ engine, nodes, options });
-
-/** leaderOf is the live node that believes it leads in the highest term, if any. */
-function leaderOf(net: Hand): NodeId | null {
-  const leaders = [...net.cores.values()].filter((c) => !net.isDown(c.id) && c.role === "leader");
-  return leaders.sort((a, b) => b.term - a.term)[0]?.id ?? null;
-}
-
-/** elect ticks until a leader has committed all it holds (its term's no-op), and returns it. */
-function elect(net: Hand): NodeId {
-  const settled = (): boolean => {
-    const l = leaderOf(net);
-    return l !== null && net.core(l).log.committed >= net.core(l).log.lastIndex();
-  };
-  for (let t = 0; t < 5000 && !settled(); t += 10) net.tick(10);
-  expect(settled(), "no leader elected").toBe(true);
-  return leaderOf(net)!;
 }
 
 describe("core state", () => {
@@ -360,7 +336,7 @@ describe("Raft §5.4 safety", () => {
    */
   function figure8(engine: EngineDefinition<RaftMessage>) {
     // checkQuorum off: the restart vote guard and leases are not what this test is about.
-    const net = hand(engine, 5, { maxMsgEntries: 1, checkQuorum: false });
+    const net = new Network(5, { maxMsgEntries: 1, checkQuorum: false }, 1, engine);
     net.setDisk("n1", records(3, "n1", [e(1, 1), e(2, 2)]));
     net.setDisk("n2", records(3, null, [e(1, 1), e(2, 2)]));
     net.setDisk("n3", records(3, null, [e(1, 1)]));
@@ -675,8 +651,8 @@ describe("Raft §8 client interaction", () => {
 
   it("a deposed leader does not serve a linearizable read; the stale-read variant does", () => {
     for (const engine of [raftEngine, raftBrokenStaleRead]) {
-      const net = hand(engine, 3);
-      const l = elect(net);
+      const net = new Network(3, {}, 1, engine);
+      const l = net.elect();
       net.request(l, { op: "put", key: "x", value: "1" });
       net.runFor(100);
       net.isolate(l);
@@ -685,7 +661,7 @@ describe("Raft §8 client interaction", () => {
       // The majority elects a new leader and overwrites x while the old one has not noticed yet.
       net.heal();
       net.isolate(l);
-      for (let i = 0; i < 100 && (leaderOf(net) === l || leaderOf(net) === null); i++) {
+      for (let i = 0; i < 100 && (net.leader() === l || net.leader() === null); i++) {
         net.core(l).tick(net.now); // keep the old leader's clock still: it has not noticed anything
         for (const o of others) net.core(o).tick(net.now + 10);
         net.now += 10;
