@@ -106,6 +106,7 @@ function printList(): void {
     const kind = e.broken ? "broken variant" : "engine";
     process.stdout.write(`${e.name}  (${kind}) ${e.description}\n`);
     if (e.broken) process.stdout.write(`    broken: ${e.broken}\n`);
+    if (e.keptBecause) process.stdout.write(`    kept because: ${e.keptBecause}\n`);
     const s = e.supports(resolveOptions(e.options));
     process.stdout.write(`    declares: ${declaredGuarantees(s).join(", ") || "(nothing)"}\n`);
     for (const o of e.options) {
