@@ -55,4 +55,14 @@ describe("defineEngine", () => {
       /unknown option nope/,
     );
   });
+
+  it("keeps the engine's retry rule for a variant unless the variant names its own", () => {
+    const v = { name: "a", description: "d", breaks: "b", keptBecause: "k", create: memoryEngine.create };
+    const { variants } = defineEngine({
+      ...spec(),
+      writeRetry: () => "same-node",
+      variants: [v, { ...v, name: "b", writeRetry: () => "anywhere" }],
+    });
+    expect(variants.map((x) => x.writeRetry?.({}))).toEqual(["same-node", "anywhere"]);
+  });
 });

@@ -17,6 +17,8 @@ export interface VariantSpec<M> {
   create(init: EngineInit): EngineCore<M>;
   /** Option defaults that differ from the engine's, e.g. `{ failover: "auto" }` so that the bug can show. */
   defaults?: Readonly<Record<string, OptionValue>>;
+  /** Where its clients retry a write, when that differs from the engine's (the bug may be in the retry rule). */
+  writeRetry?: EngineDefinition<M>["writeRetry"];
 }
 
 /** EngineSpec is an engine's definition with its broken variants beside it. */
@@ -32,8 +34,8 @@ export interface DefinedEngine<M> {
 
 /**
  * defineEngine builds an engine's definition and one definition per broken variant. A variant shares everything
- * with its engine (options, manifest, request options, message sizes, retry rule) except its core and the option
- * defaults it names: it declares what the real engine would, so the checker reports what it breaks. A variant whose
+ * with its engine (options, manifest, request options, message sizes, retry rule) except its core, the option
+ * defaults it names and, where it says so, the retry rule: it declares what the real engine would, so the checker reports what it breaks. A variant whose
  * name repeats, or whose defaults name an option the engine does not have, is refused when the package loads.
  */
 export function defineEngine<M>(spec: EngineSpec<M>): DefinedEngine<M> {
@@ -57,6 +59,7 @@ export function defineEngine<M>(spec: EngineSpec<M>): DefinedEngine<M> {
       keptBecause: v.keptBecause,
       options: spec.options.map((o) => (o.name in defaults ? { ...o, default: defaults[o.name]! } : o)),
       create: v.create,
+      ...(v.writeRetry !== undefined ? { writeRetry: v.writeRetry } : {}),
     };
   });
   return { engine, variants };

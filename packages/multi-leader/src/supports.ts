@@ -1,5 +1,5 @@
 import { type EngineOptions, NOTHING, type Supports } from "@consistency-lab/kv";
-import { resolveConfig } from "./core/config.js";
+import { resolveConfig } from "./core/options.js";
 
 /**
  * multiLeaderSupports is the multi-leader engine's manifest for given (defaulted) options: every node takes writes

@@ -1,5 +1,5 @@
 import { type EngineOptions, NOTHING, type Supports } from "@consistency-lab/kv";
-import { resolveConfig } from "./core/config.js";
+import { resolveConfig } from "./core/options.js";
 
 /**
  * singleLeaderSupports is the single-leader engine's manifest for given (defaulted) options. It declares only what

@@ -1,23 +1,24 @@
 import {
   type ClientReply,
   type ClientRequest,
+  CoreBase,
   dvvJoin,
   dvvNew,
   dvvSync,
   dvvUpdate,
-  type EngineCore,
   type EngineInit,
-  type Envelope,
   errorReply,
+  indexPositions,
   KvError,
   type NodeId,
   type NodeStatus,
   type PersistOp,
-  type Ready,
-  takeBatch,
+  ReplicationStream,
+  SessionParking,
+  type Shipment,
+  type StreamSource,
   utf8Bytes,
   type VersionVector,
-  validateRequest,
   vvDecode,
   vvDominates,
   vvEncode,
@@ -37,16 +38,9 @@ const APPLIED = "applied";
 /** outKey pads the seq so the records of the out-log sort in seq order on disk. */
 const outKey = (seq: number) => `${OUT_PREFIX}${String(seq).padStart(16, "0")}`;
 
-/** A request held until this node has caught up with its session token. */
-interface Waiting {
-  req: ClientRequest;
-  need: VersionVector;
-  deadline: number;
-}
-
 /**
- * CausalState is everything a causal node holds, as plain data (Maps and arrays of plain objects), so a core can be
- * cloned and compared.
+ * CausalState is everything a causal node holds besides its outbox (CoreBase's), as plain data (Maps, arrays of
+ * plain objects, the replication stream and the parked requests), so a core can be cloned and compared.
  *
  * Invariants:
  * - `applied[o]` writes of origin `o` (seqs 1..applied[o]) are applied here, and for each of them every dependency
@@ -65,19 +59,17 @@ export interface CausalState {
   applied: VersionVector;
   keys: Map<string, KeyClock>;
   outLog: ReplicatedWrite[];
-  /** Highest own seq each peer has told us it applied. Volatile: after a restart everything unacked is resent. */
-  acked: Map<NodeId, number>;
-  /** When writes were last sent to each peer, for the retransmission interval. */
-  lastSent: Map<NodeId, number>;
   /**
-   * Catch-up mode per peer: the last seq of a full retransmission batch still unacknowledged. Its ack sends the
-   * next batch at once (ack-clocked), so a peer that fell far behind (a partition under load) catches up at the
-   * speed of the network instead of one batch per resend interval — which, under sustained writes, it never would.
+   * Shipping the out-log to every peer: the highest own seq each peer has told us it applied (volatile: after a
+   * restart everything unacked is resent), batches in flight, retransmission every resendMs. Catch-up is
+   * ack-clocked, so a peer that fell far behind (a partition under load) catches up at the speed of the network
+   * instead of one batch per resend interval — which, under sustained writes, it never would.
    */
-  catchUp: Map<NodeId, number>;
+  stream: ReplicationStream<number>;
   /** Writes received before their dependencies, per origin, by seq. Volatile: the origin retransmits. */
   buffer: Map<NodeId, Map<number, ReplicatedWrite>>;
-  waiting: Waiting[];
+  /** Requests held until this node has caught up with their session token. */
+  waiting: SessionParking<VersionVector>;
   /**
    * The last write each client session made AT THIS NODE: its seq and the reply it got, persisted with the write.
    * A write retried here with the same seq (its reply was lost: a crash, a dropped connection) gets that reply
@@ -86,13 +78,8 @@ export interface CausalState {
    * a different write, concurrent with the client's later ones.
    */
   sessions: Map<string, SessionRecord>;
-  /** Broken variant only: seqs per origin already made visible ahead of their dependencies. */
-  early: Map<NodeId, number>;
   dirtyKeys: Set<string>;
   appliedDirty: boolean;
-  outPersist: PersistOp[];
-  send: Envelope<CausalMessage>[];
-  replies: ClientReply[];
   counters: {
     served: number;
     applied: number;
@@ -119,13 +106,14 @@ export interface SessionRecord {
  *   nodes: a node serves a request only once it has applied everything in the token (Terry et al. 1994,
  *   "Session Guarantees for Weakly Consistent Replicated Data"; the MongoDB causal-session pattern).
  */
-export class CausalCore implements EngineCore<CausalMessage> {
+export class CausalCore extends CoreBase<CausalMessage> {
   readonly id: NodeId;
   readonly peers: readonly NodeId[];
   private readonly cfg: CausalConfig;
   private readonly s: CausalState;
 
   constructor(init: Pick<EngineInit, "id" | "peers" | "now" | "records">, cfg: CausalConfig) {
+    super();
     this.id = init.id;
     this.peers = init.peers.filter((p) => p !== init.id);
     this.cfg = cfg;
@@ -135,18 +123,16 @@ export class CausalCore implements EngineCore<CausalMessage> {
       applied: {},
       keys: new Map(),
       outLog: [],
-      acked: new Map(this.peers.map((p) => [p, 0])),
-      lastSent: new Map(this.peers.map((p) => [p, Number.NEGATIVE_INFINITY])),
-      catchUp: new Map(),
+      // The resend timer is tick time only: resendMs is the interval a user set, whatever the tick count.
+      stream: new ReplicationStream(
+        { peers: this.peers, acked: 0, now: init.now },
+        { resendMs: cfg.resendMs, resendTicks: Number.POSITIVE_INFINITY, maxEntries: cfg.maxBatch },
+      ),
       buffer: new Map(),
-      waiting: [],
+      waiting: new SessionParking(),
       sessions: new Map(),
-      early: new Map(),
       dirtyKeys: new Set(),
       appliedDirty: false,
-      outPersist: [],
-      send: [],
-      replies: [],
       counters: { served: 0, applied: 0, duplicates: 0, buffered: 0, dropped: 0, malformed: 0 },
     };
     this.restore(init.records);
@@ -176,6 +162,22 @@ export class CausalCore implements EngineCore<CausalMessage> {
     // Writes acknowledged to clients but not yet applied everywhere go out again on the first tick.
   }
 
+  // ------------------------------------------------------------------ hooks (src/engines.ts overrides them)
+
+  /**
+   * keepsSessionTable is whether a write retried at this node with its session's seq is answered from the session
+   * table instead of being written again. The retry-anywhere variant says no, as the engine was before it kept one.
+   */
+  protected keepsSessionTable(): boolean {
+    return true;
+  }
+
+  /**
+   * onBuffered is called when a peer's write is buffered until its turn (its predecessor and dependencies
+   * applied). A correct node shows nothing of it until then; the no-deps variant makes it visible at once.
+   */
+  protected onBuffered(_w: ReplicatedWrite): void {}
+
   // ------------------------------------------------------------------ inputs
 
   step(from: NodeId, message: CausalMessage): void {
@@ -190,56 +192,45 @@ export class CausalCore implements EngineCore<CausalMessage> {
     this.handleWrites(from, message.writes);
   }
 
-  request(req: ClientRequest): void {
-    let need: VersionVector;
-    try {
-      validateRequest(req);
-      need = this.sessionVector(req);
-      if (req.options?.context !== undefined) decodeContext(req.options.context);
-    } catch (e) {
-      this.replies(errorReply(req.id, asKvError(e), this.meta()));
-      return;
-    }
+  /** checkRequest refuses a session token or a context this engine did not hand out. */
+  protected override checkRequest(req: ClientRequest): void {
+    this.sessionVector(req);
+    if (req.options?.context !== undefined) decodeContext(req.options.context);
+  }
+
+  protected handleRequest(req: ClientRequest): void {
+    const need = this.sessionVector(req);
     if (
       req.op !== "get" &&
       req.session !== undefined &&
-      this.cfg.sessionTable &&
+      this.keepsSessionTable() &&
       this.answerRetry(req, req.session)
     ) {
       return;
     }
-    if (vvDominates(this.s.applied, need)) {
-      this.serve(req);
-      return;
-    }
-    if (this.cfg.session === "refuse" || this.cfg.sessionWaitMs <= 0) {
-      this.replies(errorReply(req.id, this.behind(need), this.meta()));
-      return;
-    }
-    this.s.waiting.push({ req, need, deadline: this.s.now + this.cfg.sessionWaitMs });
+    const waitMs = this.cfg.session === "refuse" ? 0 : this.cfg.sessionWaitMs;
+    const admitted = this.s.waiting.admit(req, need, vvDominates(this.s.applied, need), this.s.now, waitMs);
+    if (admitted === "serve") this.serve(req);
+    else if (admitted === "refuse") this.refuseBehind(req, need);
   }
 
   tick(now: number): void {
     if (now > this.s.now) this.s.now = now;
-    this.expireWaiting();
-    this.retransmit();
+    this.settleWaiting();
+    this.sendWrites(this.s.stream.tick(this.s.now, this.outSource()));
   }
 
-  ready(): Ready<CausalMessage> {
-    const persist: PersistOp[] = [];
+  /** beforeReady writes the key clocks and the applied vector changed since the last Ready, once each. */
+  protected override beforeReady(): void {
+    const batched: PersistOp[] = [];
     for (const key of this.s.dirtyKeys) {
       const clock = this.s.keys.get(key);
-      if (clock !== undefined) persist.push({ type: "put", key: KEY_PREFIX + key, value: clock });
+      if (clock !== undefined) batched.push({ type: "put", key: KEY_PREFIX + key, value: clock });
     }
-    if (this.s.appliedDirty) persist.push({ type: "put", key: APPLIED, value: vvEncode(this.s.applied) });
-    persist.push(...this.s.outPersist);
-    const r: Ready<CausalMessage> = { persist, send: this.s.send, replies: this.s.replies };
+    if (this.s.appliedDirty) batched.push({ type: "put", key: APPLIED, value: vvEncode(this.s.applied) });
+    this.out.persist.unshift(...batched);
     this.s.dirtyKeys = new Set();
     this.s.appliedDirty = false;
-    this.s.outPersist = [];
-    this.s.send = [];
-    this.s.replies = [];
-    return r;
   }
 
   status(): NodeStatus {
@@ -252,7 +243,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
       keys: this.s.keys.size,
       unacked: this.s.outLog.length,
       buffered,
-      waiting: this.s.waiting.length,
+      waiting: this.s.waiting.size,
       members: [this.id, ...this.peers],
       counters: { ...this.s.counters },
     };
@@ -315,7 +306,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
         };
         if (values.length > 1) reply.values = values;
         else reply.value = values[0] ?? null;
-        this.replies(this.withToken(reply));
+        this.out.reply(this.withToken(reply));
         return;
       }
       case "put":
@@ -323,7 +314,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
         const context = this.write(req.key, req.op === "put" ? req.value! : null, ctx);
         const reply = this.withToken({ id: req.id, ok: true, context, meta: this.meta() });
         this.remember(req, reply);
-        this.replies(reply);
+        this.out.reply(reply);
         return;
       }
       case "cas": {
@@ -340,7 +331,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
           reply.context = this.write(req.key, req.value!, undefined);
           this.remember(req, reply);
         }
-        this.replies(this.withToken(reply));
+        this.out.reply(this.withToken(reply));
         return;
       }
     }
@@ -370,13 +361,8 @@ export class CausalCore implements EngineCore<CausalMessage> {
     if (this.peers.length > 0) {
       const w: ReplicatedWrite = { origin: this.id, seq, deps, key, clock };
       this.s.outLog.push(w);
-      this.s.outPersist.push({ type: "put", key: outKey(seq), value: w });
-      for (const p of this.peers) {
-        // Only the newest write goes out at once; anything older still unacked follows on the resend timer.
-        this.s.send.push({ to: p, message: { type: "writes", writes: [w] } });
-        // With nothing older outstanding, the next retransmission can wait a full interval.
-        if ((this.s.acked.get(p) ?? 0) === seq - 1) this.s.lastSent.set(p, this.s.now);
-      }
+      this.out.put(outKey(seq), w);
+      this.sendWrites(this.s.stream.ship(this.outSource()));
     }
     this.settleWaiting();
     return vvEncode(vvMerge(covered, { [this.id]: vvGet(dvvJoin(clock), this.id) }));
@@ -388,7 +374,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
     if (prev === undefined || session.seq > prev.seq) return false;
     if (session.seq < prev.seq) {
       // The client has moved on to a later op: nobody waits for this reply.
-      this.replies(
+      this.out.reply(
         errorReply(
           req.id,
           new KvError("KV_ABORTED", "a later write of this session was applied"),
@@ -399,7 +385,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
     }
     this.s.counters.duplicates++;
     // The current token: it covers everything applied here, the first attempt's write included.
-    this.replies(this.withToken({ ...prev.reply, id: req.id }));
+    this.out.reply(this.withToken({ ...prev.reply, id: req.id }));
     return true;
   }
 
@@ -409,7 +395,7 @@ export class CausalCore implements EngineCore<CausalMessage> {
     const { id: _id, token: _token, ...rest } = reply;
     const rec: SessionRecord = { seq: req.session.seq, reply: rest };
     this.s.sessions.set(req.session.clientId, rec);
-    this.s.outPersist.push({ type: "put", key: SESSION_PREFIX + req.session.clientId, value: rec });
+    this.out.put(SESSION_PREFIX + req.session.clientId, rec);
   }
 
   private withToken(reply: ClientReply): ClientReply {
@@ -418,33 +404,25 @@ export class CausalCore implements EngineCore<CausalMessage> {
     return reply;
   }
 
-  private meta() {
+  protected meta(): ClientReply["meta"] {
     return { node: this.id };
   }
 
-  private replies(r: ClientReply): void {
-    this.s.replies.push(r);
-  }
-
-  /** settleWaiting serves the held requests whose session this node has now caught up with, in arrival order. */
+  /**
+   * settleWaiting serves the held requests whose session this node has now caught up with and refuses those past
+   * their deadline, in arrival order.
+   */
   private settleWaiting(): void {
-    if (this.s.waiting.length === 0) return;
-    const still: Waiting[] = [];
-    const ready: Waiting[] = [];
-    for (const w of this.s.waiting) (vvDominates(this.s.applied, w.need) ? ready : still).push(w);
-    if (ready.length === 0) return;
-    this.s.waiting = still;
-    for (const w of ready) this.serve(w.req);
+    this.s.waiting.settle(
+      this.s.now,
+      (need) => vvDominates(this.s.applied, need),
+      (w) => this.serve(w.req),
+      (w) => this.refuseBehind(w.req, w.need),
+    );
   }
 
-  private expireWaiting(): void {
-    if (this.s.waiting.length === 0) return;
-    const still: Waiting[] = [];
-    for (const w of this.s.waiting) {
-      if (w.deadline <= this.s.now) this.replies(errorReply(w.req.id, this.behind(w.need), this.meta()));
-      else still.push(w);
-    }
-    this.s.waiting = still;
+  private refuseBehind(req: ClientRequest, need: VersionVector): void {
+    this.out.reply(errorReply(req.id, this.behind(need), this.meta()));
   }
 
   // ------------------------------------------------------------------ replication
@@ -475,11 +453,11 @@ export class CausalCore implements EngineCore<CausalMessage> {
       }
       pending.set(w.seq, w);
       this.s.counters.buffered++;
-      if (!this.cfg.checkDeps) this.exposeEarly(w);
+      this.onBuffered(w);
     }
     this.deliver();
     // Cumulative ack of what is applied (and, by the Ready contract, persisted before this ack is sent).
-    this.s.send.push({ to: from, message: { type: "ack", upTo: vvGet(this.s.applied, from) } });
+    this.out.to(from, { type: "ack", upTo: vvGet(this.s.applied, from) });
   }
 
   /**
@@ -513,24 +491,16 @@ export class CausalCore implements EngineCore<CausalMessage> {
   }
 
   private apply(w: ReplicatedWrite): void {
-    this.setKey(w.key, dvvSync(this.s.keys.get(w.key) ?? dvvNew(), w.clock));
-    this.s.lamport = Math.max(this.s.lamport, maxTime(w.clock));
+    this.merge(w);
     this.s.applied[w.origin] = w.seq;
     this.s.appliedDirty = true;
     this.s.counters.applied++;
-    const early = this.s.early.get(w.origin);
-    if (early !== undefined && early <= w.seq) this.s.early.delete(w.origin);
   }
 
-  /**
-   * exposeEarly is the deliberate bug of `causal-broken-no-deps`: it makes a replicated write visible the moment it
-   * arrives, without the dependency check, so a reader can see an effect before its cause.
-   */
-  private exposeEarly(w: ReplicatedWrite): void {
-    if (w.seq <= (this.s.early.get(w.origin) ?? 0)) return;
+  /** merge makes a write's key clock part of what this node serves (`dvvSync`: idempotent and commutative). */
+  protected merge(w: ReplicatedWrite): void {
     this.setKey(w.key, dvvSync(this.s.keys.get(w.key) ?? dvvNew(), w.clock));
     this.s.lamport = Math.max(this.s.lamport, maxTime(w.clock));
-    this.s.early.set(w.origin, w.seq);
   }
 
   private setKey(key: string, clock: KeyClock): void {
@@ -539,61 +509,49 @@ export class CausalCore implements EngineCore<CausalMessage> {
   }
 
   private handleAck(from: NodeId, upTo: number): void {
-    const mine = vvGet(this.s.applied, this.id);
     // An ack beyond what we ever wrote is a bug on the other side; never let it make us drop unsent writes.
-    const prev = this.s.acked.get(from) ?? 0;
-    if (upTo > prev) this.s.acked.set(from, Math.min(upTo, mine));
+    const at = Math.min(upTo, vvGet(this.s.applied, this.id));
+    this.sendWrites(this.s.stream.ack(from, at, this.outSource()));
     this.collectOutLog();
-    const batchEnd = this.s.catchUp.get(from);
-    if (batchEnd !== undefined && upTo >= batchEnd) this.resendTo(from);
   }
 
   /** collectOutLog drops the writes every peer has applied: nobody will ever need them from us again. */
   private collectOutLog(): void {
     let floor = Number.POSITIVE_INFINITY;
-    for (const p of this.peers) floor = Math.min(floor, this.s.acked.get(p) ?? 0);
+    for (const p of this.peers) floor = Math.min(floor, this.s.stream.acked(p) ?? 0);
     let i = 0;
     while (i < this.s.outLog.length && this.s.outLog[i]!.seq <= floor) {
-      this.s.outPersist.push({ type: "del", key: outKey(this.s.outLog[i]!.seq) });
+      this.out.del(outKey(this.s.outLog[i]!.seq));
       i++;
     }
     if (i > 0) this.s.outLog = this.s.outLog.slice(i);
   }
 
-  /** retransmit resends, per peer and at most every resendMs, the oldest writes that peer has not acknowledged. */
-  private retransmit(): void {
-    if (this.s.outLog.length === 0) return;
-    for (const p of this.peers) {
-      if (this.s.now - (this.s.lastSent.get(p) ?? Number.NEGATIVE_INFINITY) < this.cfg.resendMs) continue;
-      this.resendTo(p);
-    }
+  private sendWrites(batches: Shipment<number, ReplicatedWrite>[]): void {
+    for (const b of batches) this.out.to(b.to, { type: "writes", writes: b.entries });
   }
 
   /**
-   * resendTo sends a peer the oldest writes it has not acknowledged: at most maxBatch of them and kv BATCH_BYTES
-   * (always at least one), so a batch of large values stays under the transport's frame limit. A full batch puts
-   * the peer in catch-up mode (see `catchUp`).
+   * outSource is the out-log as the replication stream ships it: this node's writes by seq, position = the seq a
+   * peer applied. Batches hold at most maxBatch writes and kv BATCH_BYTES (always at least one), so a batch of
+   * large values stays under the transport's frame limit.
    */
-  private resendTo(p: NodeId): void {
-    const acked = this.s.acked.get(p) ?? 0;
-    const last = this.s.outLog[this.s.outLog.length - 1];
-    if (last === undefined || last.seq <= acked) {
-      this.s.catchUp.delete(p);
-      return;
-    }
-    const { entries: writes, full } = takeBatch(unackedWrites(this.s.outLog, acked), {
-      maxEntries: this.cfg.maxBatch,
+  private outSource(): StreamSource<number, ReplicatedWrite> {
+    return {
+      ...indexPositions,
+      entriesAfter: (_peer, from) => writesAfter(this.s.outLog, from),
       sizeOf: writeBytes,
-    });
-    this.s.send.push({ to: p, message: { type: "writes", writes } });
-    this.s.lastSent.set(p, this.s.now);
-    if (full) this.s.catchUp.set(p, writes[writes.length - 1]!.seq);
-    else this.s.catchUp.delete(p);
+      advance: (from, writes) => writes.at(-1)?.seq ?? from,
+    };
   }
 }
 
-function* unackedWrites(outLog: readonly ReplicatedWrite[], acked: number): Generator<ReplicatedWrite> {
-  for (const w of outLog) if (w.seq > acked) yield w;
+/** writesAfter yields the out-log's writes with seq > `acked`, in seq order (the out-log holds consecutive seqs). */
+function* writesAfter(outLog: readonly ReplicatedWrite[], acked: number): Generator<ReplicatedWrite> {
+  let i = outLog.length === 0 ? 0 : Math.max(0, Math.min(outLog.length, acked + 1 - outLog[0]!.seq));
+  while (i > 0 && outLog[i - 1]!.seq > acked) i--;
+  while (i < outLog.length && outLog[i]!.seq <= acked) i++;
+  for (; i < outLog.length; i++) yield outLog[i]!;
 }
 
 /** writeBytes bounds a replicated write's encoded size from above: its key and the values its clock carries. */
@@ -621,9 +579,4 @@ function isSessionRecord(x: unknown): x is SessionRecord {
   return (
     Number.isSafeInteger(r.seq) && typeof r.reply === "object" && r.reply !== null && r.reply.ok === true
   );
-}
-
-function asKvError(e: unknown): KvError {
-  if (e instanceof KvError) return e;
-  return new KvError("KV_INVALID_ARGUMENT", e instanceof Error ? e.message : String(e));
 }

@@ -1,4 +1,4 @@
-import type { EngineOptions, OptionSpec } from "@consistency-lab/kv";
+import { type EngineOptions, type OptionSpec, sessionWaitMs, sessionWaitOption } from "@consistency-lab/kv";
 import type { Resolve } from "./key-clock.js";
 
 /** CAUSAL_OPTIONS are the causal engine's options (`--option k=v`). */
@@ -19,13 +19,10 @@ export const CAUSAL_OPTIONS: readonly OptionSpec[] = [
     description:
       "what a node does with a request whose session token is ahead of it: wait (up to sessionWaitMs) for the missing writes, or refuse at once with KV_UNAVAILABLE",
   },
-  {
-    name: "sessionWaitMs",
-    type: "number",
-    default: 500,
-    description:
-      "how long a node holds a request waiting to catch up with its session token before KV_UNAVAILABLE",
-  },
+  sessionWaitOption(
+    500,
+    "how long a node holds a request waiting to catch up with its session token before KV_UNAVAILABLE",
+  ),
   {
     name: "resendMs",
     type: "number",
@@ -55,20 +52,10 @@ export interface CausalConfig {
   resendMs: number;
   maxBatch: number;
   maxBuffered: number;
-  /**
-   * False only in the broken variant: replicated writes become visible on arrival, before their dependencies.
-   * Not an option a user can set.
-   */
-  checkDeps: boolean;
-  /**
-   * False only in the broken variant that forgets which writes its sessions made (so a retry is a second write).
-   * Not an option a user can set.
-   */
-  sessionTable: boolean;
 }
 
 /** causalConfig types resolved engine options, falling back to the defaults for anything missing. */
-export function causalConfig(o: EngineOptions, checkDeps = true, sessionTable = true): CausalConfig {
+export function causalConfig(o: EngineOptions): CausalConfig {
   const num = (name: string, min: number): number => {
     const v = o[name];
     const d = CAUSAL_OPTIONS.find((s) => s.name === name)!.default as number;
@@ -77,11 +64,9 @@ export function causalConfig(o: EngineOptions, checkDeps = true, sessionTable = 
   return {
     resolve: o.resolve === "lww" ? "lww" : "siblings",
     session: o.session === "refuse" ? "refuse" : "wait",
-    sessionWaitMs: num("sessionWaitMs", 0),
+    sessionWaitMs: sessionWaitMs(o, 500),
     resendMs: num("resendMs", 1),
     maxBatch: Math.floor(num("maxBatch", 1)),
     maxBuffered: Math.floor(num("maxBuffered", 1)),
-    checkDeps,
-    sessionTable,
   };
 }

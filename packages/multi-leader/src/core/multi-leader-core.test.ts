@@ -1,8 +1,16 @@
-import { type ClientReply, type ClientRequest, Rng, resolveOptions } from "@consistency-lab/kv";
+import {
+  type ClientReply,
+  type ClientRequest,
+  type EngineDefinition,
+  lockstep,
+  Rng,
+  resolveOptions,
+} from "@consistency-lab/kv";
 import { describe, expect, it } from "vitest";
-import { MULTI_LEADER_OPTIONS } from "./config.js";
+import { multiLeaderBrokenOutOfOrder, multiLeaderBrokenRingLoop, multiLeaderEngine } from "../engines.js";
 import type { MultiLeaderMessage, UpdatesMessage } from "./messages.js";
-import { MultiLeaderCore } from "./multi-leader-core.js";
+import type { MultiLeaderCore } from "./multi-leader-core.js";
+import { MULTI_LEADER_OPTIONS } from "./options.js";
 
 interface Wire {
   from: string;
@@ -18,12 +26,15 @@ class Net {
   replies: ClientReply[] = [];
   cut = new Set<string>();
   now = 0;
+  /** Once set, every Ready drained is recorded here as JSON (clone tests compare them). */
+  readys: string[] | undefined;
+  observed = 0;
   private n = 0;
 
   constructor(
     readonly options: Record<string, string | number> = {},
     readonly ids = ["n1", "n2", "n3"],
-    readonly broken: { loopPrevention?: boolean; causalOrder?: boolean } = {},
+    readonly engine: EngineDefinition<MultiLeaderMessage> = multiLeaderEngine,
   ) {
     for (const id of ids) {
       this.disks.set(id, new Map());
@@ -35,10 +46,14 @@ class Net {
     const options = resolveOptions(MULTI_LEADER_OPTIONS, this.options);
     this.cores.set(
       id,
-      new MultiLeaderCore(
-        { id, peers: this.ids, rng: new Rng(1), options, now, records: this.disks.get(id)! },
-        this.broken,
-      ),
+      this.engine.create({
+        id,
+        peers: this.ids,
+        rng: new Rng(1),
+        options,
+        now,
+        records: this.disks.get(id)!,
+      }) as MultiLeaderCore,
     );
   }
 
@@ -46,9 +61,30 @@ class Net {
     return this.cores.get(id)!;
   }
 
+  /** observe is what a clone test compares: the Readys recorded since the last look and every fingerprint. */
+  observe(): string {
+    const readys = this.readys?.splice(0) ?? [];
+    this.observed += readys.length;
+    return JSON.stringify([readys, [...this.cores.values()].map((c) => c.fingerprint())]);
+  }
+
+  /** clone is an independent copy of the whole network: every core cloned, disks and wire copied. */
+  clone(): Net {
+    const b = new Net(this.options, this.ids, this.engine);
+    b.cores = new Map([...this.cores].map(([id, c]) => [id, c.clone()]));
+    b.disks = structuredClone(this.disks);
+    b.wire = structuredClone(this.wire);
+    b.replies = structuredClone(this.replies);
+    b.cut = new Set(this.cut);
+    b.now = this.now;
+    b.n = this.n;
+    return b;
+  }
+
   drain(): void {
     for (const [id, c] of this.cores) {
       const r = c.ready();
+      this.readys?.push(`${id} ${JSON.stringify(r)}`);
       const disk = this.disks.get(id)!;
       for (const p of r.persist) {
         if (p.type === "put") disk.set(p.key, structuredClone(p.value));
@@ -227,7 +263,7 @@ describe("multi-leader core: causal delivery", () => {
   });
 
   it("broken out-of-order variant: an overtaken update is taken for a duplicate and never applied", () => {
-    const net = new Net({ conflicts: "lww-hlc" }, ["n1", "n2", "n3"], { causalOrder: false });
+    const net = new Net({ conflicts: "lww-hlc" }, ["n1", "n2", "n3"], multiLeaderBrokenOutOfOrder);
     net.cut.add("n3");
     net.put("n1", "a", "1");
     net.deliver();
@@ -363,7 +399,7 @@ describe("multi-leader core: topologies and loop prevention", () => {
   });
 
   it("broken ring without loop prevention: updates come round again and overwrite newer writes", () => {
-    const net = new Net({ topology: "ring" }, ["n1", "n2", "n3"], { loopPrevention: false });
+    const net = new Net({ topology: "ring" }, ["n1", "n2", "n3"], multiLeaderBrokenRingLoop);
     net.put("n1", "x", "old");
     net.drain();
     net.put("n3", "x", "new");
@@ -385,5 +421,42 @@ describe("multi-leader core: topologies and loop prevention", () => {
     expect(hops).toBeGreaterThan(6); // updates went round more than once
     const wentBack = [...seen.values()].some((h) => h.join(">").includes("new>old"));
     expect(wentBack, JSON.stringify([...seen])).toBe(true);
+  });
+});
+
+describe("multi-leader core: cloneable state", () => {
+  it("a clone of every core taken mid-run produces the same Readys as the original for the same inputs", () => {
+    const a = new Net({ conflicts: "siblings", topology: "ring" }, ["n1", "n2", "n3", "n4"]);
+    a.put("n1", "x", "1");
+    a.deliver();
+    a.cut.add("n3");
+    a.put("n2", "x", "2");
+    a.put("n4", "y", "1");
+    const token = a.put("n1", "z", "1")!.token!;
+    a.get("n3", "z", { session: { clientId: "c", seq: 2, token } });
+    a.tick(40);
+    // Mid-run: updates in flight, n3 cut off with a parked read.
+    const b = a.clone();
+    const script: ((n: Net) => void)[] = [
+      (n) => n.put("n3", "x", "3"),
+      (n) => n.deliver(),
+      (n) => n.cut.clear(),
+      (n) => n.tick(150),
+      (n) => n.put("n4", "x", "merged", { options: { context: n.get("n4", "x")!.context! } }),
+      (n) => n.tick(300),
+      (n) => n.core("n2").admin({ id: "c", command: "conflicts" }),
+      (n) => n.deliver(),
+    ];
+    for (const n of [a, b]) n.readys = [];
+    expect(
+      lockstep(
+        a,
+        b,
+        script,
+        (n) => n.observe(),
+        (n) => n.put("n1", "clone-only", "x"),
+      ),
+    ).toBeUndefined();
+    expect(a.observed).toBeGreaterThan(20);
   });
 });

@@ -1,11 +1,9 @@
 import {
   type AdminCommand,
-  BATCH_BYTES,
   type ClientReply,
   type ClientRequest,
-  type EngineCore,
+  CoreBase,
   type EngineInit,
-  type Envelope,
   errorReply,
   type HybridLogicalClock,
   hlcCompareStamps,
@@ -16,20 +14,21 @@ import {
   lamportCompare,
   type NodeId,
   type NodeStatus,
-  type PersistOp,
-  type Ready,
-  takeBatch,
+  ReplicationStream,
+  SessionParking,
+  type Shipment,
+  type StreamSource,
   utf8Bytes,
   type VersionVector,
-  validateRequest,
+  vectorPositions,
   vvDecode,
   vvDominates,
   vvEncode,
   vvGet,
   vvMerge,
 } from "@consistency-lab/kv";
-import { type MultiLeaderConfig, resolveConfig } from "./config.js";
 import type { ConflictRecord, MultiLeaderMessage, Update, UpdatesMessage, Version } from "./messages.js";
+import { type MultiLeaderConfig, resolveConfig } from "./options.js";
 
 const META_KEY = "meta";
 const UPDATE_PREFIX = "u/";
@@ -41,8 +40,6 @@ const KEY_PREFIX = "k/";
 const MAX_BATCH = 64;
 /** Conflict records kept in memory (the count is kept in full). */
 const CONFLICT_LOG_LIMIT = 1000;
-/** Broken ring variant: laps an update may travel before the simulation's endless loop is cut. */
-const BROKEN_LAPS = 3;
 /**
  * Ticks after which a node retransmits even if its clock has not moved on: a node's clock stands still after it is
  * set back (the simulator's skew, NTP stepping a real clock), and retransmission must not stop with it.
@@ -52,12 +49,6 @@ const SYNC_TICKS = 10;
 interface Meta {
   hlc: HybridLogicalClock;
   lamport: number;
-}
-
-interface Parked {
-  req: ClientRequest;
-  token: VersionVector;
-  deadline: number;
 }
 
 /** dot renders an update's identity, `origin:seq`. */
@@ -76,47 +67,45 @@ function dot(origin: NodeId, seq: number): string {
  * discards one of two concurrent writes (the conflict log records which), and a write on a node that then crashes
  * for good never reaches the others.
  */
-export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
+export class MultiLeaderCore extends CoreBase<MultiLeaderMessage> {
   readonly id: NodeId;
   readonly cfg: MultiLeaderConfig;
-  private readonly members: NodeId[];
+  protected readonly members: NodeId[];
   private readonly peers: NodeId[];
 
-  private hlc: HybridLogicalClock = hlcNew();
-  private lamport = 0;
+  protected hlc: HybridLogicalClock = hlcNew();
+  protected lamport = 0;
   /** Invariant (correct variants): applied[o] = n ⇔ updates 1..n of origin o are applied here, and no others. */
-  private applied: VersionVector = {};
+  protected applied: VersionVector = {};
   /** Every applied update by origin, seq - 1: what this node forwards and retransmits. */
   private log = new Map<NodeId, Update[]>();
   private state = new Map<string, Version[]>();
   private buffer = new Map<string, Update>();
   /** Who sent each buffered update: told (acked) as soon as it applies. */
   private bufferedFrom = new Map<string, NodeId>();
-  /** What each neighbour acknowledged having applied. */
-  private acked = new Map<NodeId, VersionVector>();
-  /** Neighbours whose last retransmission was truncated: their next ack brings the next batch at once. */
-  private readonly catchUp = new Set<NodeId>();
-  /** Rounds of syncTo so far: which origin goes first in the next one. */
-  private syncRounds = 0;
-  private parked: Parked[] = [];
-  private now: number;
-  private lastSync = Number.NEGATIVE_INFINITY;
-  private ticksSinceSync = 0;
+  /**
+   * Shipping the log to each neighbour: what it acknowledged having applied (its version vector), batches in
+   * flight, retransmission every syncMs until acknowledged (convergence after a heal).
+   */
+  private readonly stream: ReplicationStream<VersionVector>;
+  /** Requests waiting until this node has applied what their session wrote and read. */
+  private parked = new SessionParking<VersionVector>();
+  protected now: number;
   private conflictLog: ConflictRecord[] = [];
 
-  private out: { persist: PersistOp[]; send: Envelope<MultiLeaderMessage>[]; replies: ClientReply[] } = {
-    persist: [],
-    send: [],
-    replies: [],
-  };
-  private counters = { conflicts: 0, discarded: 0, duplicates: 0, writes: 0, replicated: 0, refused: 0 };
+  protected counters = { conflicts: 0, discarded: 0, duplicates: 0, writes: 0, replicated: 0, refused: 0 };
 
-  constructor(init: EngineInit, broken: { loopPrevention?: boolean; causalOrder?: boolean } = {}) {
+  constructor(init: EngineInit) {
+    super();
     this.id = init.id;
     this.members = [...init.peers];
     this.peers = this.members.filter((p) => p !== init.id);
-    this.cfg = resolveConfig(init.options, broken);
+    this.cfg = resolveConfig(init.options);
     this.now = init.now;
+    this.stream = new ReplicationStream(
+      { peers: this.targets(), acked: {}, now: init.now },
+      { resendMs: this.cfg.syncMs, resendTicks: SYNC_TICKS, maxEntries: MAX_BATCH },
+    );
     this.restore(init.records);
   }
 
@@ -146,10 +135,42 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
     l[u.seq - 1] = u;
   }
 
+  // ------------------------------------------------------------------ hooks (src/engines.ts overrides them)
+
+  /**
+   * preventsLoops is whether an update is never sent to a node on its path (its origin included). The ring-loop
+   * variant says no (MySQL circular replication without server ids).
+   */
+  protected preventsLoops(): boolean {
+    return true;
+  }
+
+  /**
+   * deliversInCausalOrder is whether a replica applies an update only after the previous update of its origin and
+   * everything the update depends on. The out-of-order variant applies in arrival order and keeps a high-water
+   * mark, so an update overtaken by a later one of its origin is taken for a duplicate and never applied.
+   */
+  protected deliversInCausalOrder(): boolean {
+    return true;
+  }
+
+  /**
+   * receiveUpdate takes one update from the wire (clocks already advanced): dropped when applied, else buffered
+   * until `drainBuffer` can apply it.
+   */
+  protected receiveUpdate(from: NodeId, u: Update): void {
+    if (vvGet(this.applied, u.origin) >= u.seq) {
+      this.counters.duplicates++;
+      return;
+    }
+    this.buffer.set(dot(u.origin, u.seq), u);
+    this.bufferedFrom.set(dot(u.origin, u.seq), from);
+  }
+
   // ------------------------------------------------------------------ topology
 
   /** targets are the neighbours this node sends updates to. */
-  private targets(): NodeId[] {
+  protected targets(): NodeId[] {
     switch (this.cfg.topology) {
       case "all-to-all":
         return this.peers;
@@ -168,26 +189,25 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
   /** forwards tells whether this node passes update `u` on to neighbour `to`. */
   private forwards(u: Update, to: NodeId): boolean {
     // Loop prevention: never send an update to a node it has passed (its origin included).
-    if (this.cfg.loopPrevention && (u.origin === to || u.path.includes(to))) return false;
+    return this.forwardsFrom(u.origin, to) && !(this.preventsLoops() && u.path.includes(to));
+  }
+
+  /** forwardsFrom tells whether this node passes any update of `origin` on to neighbour `to`. */
+  private forwardsFrom(origin: NodeId, to: NodeId): boolean {
+    if (this.preventsLoops() && origin === to) return false;
     switch (this.cfg.topology) {
       case "all-to-all":
-        return u.origin === this.id;
+        return origin === this.id;
       case "ring":
         return true;
       case "star":
-        return this.id === this.members[0] || u.origin === this.id;
+        return this.id === this.members[0] || origin === this.id;
     }
   }
 
   // ------------------------------------------------------------------ EngineCore
 
-  request(req: ClientRequest): void {
-    try {
-      validateRequest(req);
-    } catch (e) {
-      this.out.replies.push(errorReply(req.id, e as KvError, this.meta()));
-      return;
-    }
+  protected handleRequest(req: ClientRequest): void {
     let token: VersionVector = {};
     let context: VersionVector | undefined;
     try {
@@ -198,13 +218,12 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
       this.refuse(req, "KV_INVALID_ARGUMENT", "session token or context is not a version vector");
       return;
     }
-    if (!vvDominates(this.applied, token)) {
-      // The session has written something this node has not applied yet: wait for it, so a session's later write
-      // depends on its earlier ones (monotonic writes) and its reads include them (read-your-writes).
-      this.parked.push({ req, token, deadline: this.now + this.cfg.sessionWaitMs });
-      return;
-    }
-    this.serve(req, token, context);
+    // A session that has written something this node has not applied yet waits for it, so a session's later write
+    // depends on its earlier ones (monotonic writes) and its reads include them (read-your-writes).
+    const met = vvDominates(this.applied, token);
+    const admitted = this.parked.admit(req, token, met, this.now, this.cfg.sessionWaitMs);
+    if (admitted === "serve") this.serve(req, token, context);
+    else if (admitted === "refuse") this.refuseBehind(req);
   }
 
   private serve(req: ClientRequest, token: VersionVector, context: VersionVector | undefined): void {
@@ -219,7 +238,7 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
       if (live.length > 1) r.values = [...live].sort();
       else r.value = live[0] ?? null;
       if (this.cfg.conflicts === "siblings") r.context = vvEncode(this.keyContext(versions));
-      this.out.replies.push(r);
+      this.out.reply(r);
       return;
     }
     let value: string | null;
@@ -227,7 +246,7 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
       // Local compare: another leader may swap from the same value at the same moment (no casAtomic).
       const current = live.length === 1 ? live[0]! : live.length === 0 ? null : undefined;
       if (current === undefined || current !== (req.expected ?? null)) {
-        this.out.replies.push({
+        this.out.reply({
           id: req.id,
           ok: true,
           swapped: false,
@@ -252,7 +271,7 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
     if (this.cfg.conflicts === "siblings")
       r.context = vvEncode(this.keyContext(this.state.get(req.key) ?? []));
     // Released after this Ready's persist: a write is acknowledged once durable here.
-    this.out.replies.push(r);
+    this.out.reply(r);
   }
 
   private keyContext(versions: Version[]): VersionVector {
@@ -278,19 +297,15 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
     // A blind write supersedes what this node holds of the key; a write with a context supersedes what it covers.
     if (this.cfg.conflicts === "siblings") u.ctx = context ?? this.keyContext(this.state.get(key) ?? []);
     this.apply(u);
-    for (const to of this.targets())
-      if (this.forwards(u, to)) this.send(to, { type: "updates", updates: [u] });
+    this.ship();
     return u;
   }
 
   step(from: NodeId, m: MultiLeaderMessage): void {
     if (m.type === "ack") {
-      const before = this.acked.get(from) ?? {};
-      const after = vvMerge(before, m.applied);
-      this.acked.set(from, after);
-      // Catch-up is ack-clocked: a neighbour that was sent a truncated batch gets the next one as soon as it
-      // acknowledges progress, not one batch per sync interval — under sustained writes it would never catch up.
-      if (this.catchUp.has(from) && !vvDominates(before, after)) this.syncTo(from);
+      // Catch-up is ack-clocked: the next batches go as soon as the neighbour acknowledges the last ones, not one
+      // batch per sync interval — under sustained writes it would never catch up.
+      this.sendUpdates(this.stream.ack(from, m.applied, this.logSource()));
       return;
     }
     this.receive(from, m);
@@ -300,23 +315,14 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
     for (const u of m.updates) {
       hlcReceive(this.hlc, u.hlc, Math.max(0, this.now));
       this.lamport = Math.max(this.lamport, u.lamport) + 1;
-      if (!this.cfg.loopPrevention) {
-        this.brokenRingReceive(u);
-        continue;
-      }
-      if (vvGet(this.applied, u.origin) >= u.seq) {
-        this.counters.duplicates++;
-        continue;
-      }
-      this.buffer.set(dot(u.origin, u.seq), u);
-      this.bufferedFrom.set(dot(u.origin, u.seq), from);
+      this.receiveUpdate(from, u);
     }
     const ackTo = this.drainBuffer();
     ackTo.add(from);
     // Sent after this Ready's persist: the ack means the updates are durable here. Every node whose updates
     // applied now hears of it at once (catch-up is ack-clocked), not only the one whose message unblocked them.
-    for (const to of ackTo) this.send(to, { type: "ack", applied: { ...this.applied } });
-    if (this.parked.length > 0) this.serveParked();
+    for (const to of ackTo) this.out.to(to, { type: "ack", applied: { ...this.applied } });
+    this.settleParked();
   }
 
   /**
@@ -324,7 +330,7 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
    * that sent the updates it applied.
    */
   private drainBuffer(): Set<NodeId> {
-    const forward: Update[] = [];
+    let applied = false;
     const senders = new Set<NodeId>();
     let progress = true;
     while (progress && this.buffer.size > 0) {
@@ -335,7 +341,7 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
           this.bufferedFrom.delete(k);
           continue;
         }
-        if (this.cfg.causalOrder) {
+        if (this.deliversInCausalOrder()) {
           // Causal delivery: the next update of its origin, and everything its origin had applied before it.
           const next = vvGet(this.applied, u.origin) === u.seq - 1;
           if (!next || !vvDominates(this.applied, { ...u.deps, [u.origin]: 0 })) continue;
@@ -347,110 +353,82 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
         this.counters.replicated++;
         const mine: Update = { ...u, path: [...u.path, this.id] };
         this.apply(mine);
-        forward.push(mine);
+        applied = true;
         progress = true;
       }
     }
-    // Ring and star pass what they applied straight on; retransmission (sync) covers any loss.
-    for (const to of this.targets()) {
-      const batch = forward.filter((u) => this.forwards(u, to));
-      if (batch.length > 0) this.send(to, { type: "updates", updates: batch });
-    }
+    // Ring and star pass what they applied straight on; retransmission covers any loss.
+    if (applied) this.ship();
     return senders;
-  }
-
-  /**
-   * brokenRingReceive is the ring without loop prevention: an update is applied and forwarded every time it
-   * arrives, as if it were new, re-stamped by the forwarding node like a re-executed statement (MySQL circular
-   * replication without server ids). The laps are capped only so that a simulation ends.
-   */
-  private brokenRingReceive(u: Update): void {
-    const hops = (u.hops ?? 0) + 1;
-    const restamped: Update = {
-      ...u,
-      hlc: hlcNow(this.hlc, Math.max(0, this.now)),
-      lamport: ++this.lamport,
-      deps: { ...this.applied },
-      path: [...u.path, this.id],
-      hops,
-    };
-    this.counters.replicated++;
-    this.apply(restamped, true);
-    if (hops < BROKEN_LAPS * this.members.length) {
-      for (const to of this.targets()) this.send(to, { type: "updates", updates: [restamped] });
-    }
   }
 
   tick(now: number): void {
     if (now > this.now) this.now = now;
-    this.ticksSinceSync++;
-    if (this.now - this.lastSync >= this.cfg.syncMs || this.ticksSinceSync >= SYNC_TICKS) {
-      this.lastSync = this.now;
-      this.ticksSinceSync = 0;
-      this.sync();
-    }
-    if (this.parked.length > 0) this.serveParked();
+    this.sendUpdates(this.stream.tick(this.now, this.logSource()));
+    this.settleParked();
   }
 
-  /** sync retransmits to each neighbour what it has not acknowledged (until acked: convergence after heal). */
-  private sync(): void {
-    for (const to of this.targets()) this.syncTo(to);
+  /** ship sends what the log gained to each neighbour whose window has room. */
+  private ship(): void {
+    this.sendUpdates(this.stream.ship(this.logSource()));
   }
 
-  private syncTo(to: NodeId): void {
-    const acked = this.acked.get(to) ?? {};
-    const batch: Update[] = [];
-    let bytes = 0;
-    let truncated = false;
-    // A count bound per origin, a byte bound per message. Each round starts at the next origin, so when the byte
-    // budget runs out before every origin had its turn, every origin still goes first now and then: an update
-    // waiting at the neighbour for another origin's update is never starved of it.
-    const origins = [...this.log.keys()];
-    const first = this.syncRounds++ % Math.max(1, origins.length);
+  private sendUpdates(batches: Shipment<VersionVector, Update>[]): void {
+    for (const b of batches)
+      if (b.entries.length > 0) this.out.to(b.to, { type: "updates", updates: b.entries });
+  }
+
+  /** logSource is the log as the replication stream ships it: updates by origin, position = a version vector. */
+  private logSource(): StreamSource<VersionVector, Update> {
+    return {
+      ...vectorPositions,
+      entriesAfter: (to, from, round) => this.unacked(to, from, round),
+      sizeOf: updateBytes,
+      advance: (from, updates) => {
+        const out = { ...from };
+        for (const u of updates) if (u.seq > vvGet(out, u.origin)) out[u.origin] = u.seq;
+        return out;
+      },
+    };
+  }
+
+  /**
+   * unacked yields the updates after `from` that go to `to`, oldest first per origin. Each batch starts at the
+   * next origin (`round`), so when the byte budget runs out before every origin had its turn, every origin still
+   * goes first now and then: an update waiting at the neighbour for another origin's update is never starved of it.
+   */
+  private *unacked(to: NodeId, from: VersionVector, round: number): Generator<Update> {
+    const origins = [...this.log.keys()].filter((o) => this.forwardsFrom(o, to));
     for (let i = 0; i < origins.length; i++) {
-      const origin = origins[(first + i) % origins.length]!;
-      const b = takeBatch(this.unacked(origin, vvGet(acked, origin), to), {
-        maxEntries: MAX_BATCH,
-        maxBytes: BATCH_BYTES - bytes,
-        sizeOf: updateBytes,
-        atLeastOne: batch.length === 0,
-      });
-      for (const u of b.entries) batch.push(u);
-      bytes += b.bytes;
-      if (b.full) truncated = true;
-    }
-    if (truncated) this.catchUp.add(to);
-    else this.catchUp.delete(to);
-    if (batch.length > 0) this.send(to, { type: "updates", updates: batch });
-  }
-
-  /** unacked yields the updates of `origin` after `acked` that go to `to`, oldest first. */
-  private *unacked(origin: NodeId, acked: number, to: NodeId): Generator<Update> {
-    const list = this.log.get(origin) ?? [];
-    for (let seq = acked + 1; seq <= list.length; seq++) {
-      const u = list[seq - 1];
-      if (u && this.forwards(u, to)) yield u;
+      const origin = origins[(round + i) % origins.length]!;
+      const list = this.log.get(origin)!;
+      for (let seq = vvGet(from, origin) + 1; seq <= list.length; seq++) {
+        const u = list[seq - 1];
+        if (u && this.forwards(u, to)) yield u;
+      }
     }
   }
 
-  private serveParked(): void {
-    const keep: Parked[] = [];
-    for (const p of this.parked) {
-      if (vvDominates(this.applied, p.token)) {
-        let context: VersionVector | undefined;
-        if (p.req.options?.context) context = vvDecode(p.req.options.context);
-        this.serve(p.req, p.token, context);
-      } else if (this.now >= p.deadline) {
-        this.counters.refused++;
-        this.refuse(p.req, "KV_UNAVAILABLE", "this node has not yet applied the session's earlier writes");
-      } else keep.push(p);
-    }
-    this.parked = keep;
+  private settleParked(): void {
+    this.parked.settle(
+      this.now,
+      (token) => vvDominates(this.applied, token),
+      (p) => {
+        const context = p.req.options?.context ? vvDecode(p.req.options.context) : undefined;
+        this.serve(p.req, p.need, context);
+      },
+      (p) => this.refuseBehind(p.req),
+    );
+  }
+
+  private refuseBehind(req: ClientRequest): void {
+    this.counters.refused++;
+    this.refuse(req, "KV_UNAVAILABLE", "this node has not yet applied the session's earlier writes");
   }
 
   admin(cmd: AdminCommand): void {
     if (cmd.command === "conflicts") {
-      this.out.replies.push({
+      this.out.reply({
         id: cmd.id,
         ok: true,
         value: JSON.stringify(this.conflictLog),
@@ -458,21 +436,15 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
       });
       return;
     }
-    this.out.replies.push(
+    this.out.reply(
       errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`)),
     );
-  }
-
-  ready(): Ready<MultiLeaderMessage> {
-    const r = this.out;
-    this.out = { persist: [], send: [], replies: [] };
-    return r;
   }
 
   status(): NodeStatus {
     let lag = 0;
     for (const to of this.targets()) {
-      const a = this.acked.get(to) ?? {};
+      const a = this.stream.acked(to) ?? {};
       for (const list of this.log.values()) {
         for (let seq = 1; seq <= list.length; seq++) {
           const u = list[seq - 1];
@@ -514,12 +486,15 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
 
   // ------------------------------------------------------------------ applying
 
-  /** apply makes an update part of this replica: log, key state and clocks, all persisted in this Ready. */
-  private apply(u: Update, overwrite = false): void {
-    if (!overwrite || vvGet(this.applied, u.origin) < u.seq) {
-      if (u.seq > vvGet(this.applied, u.origin)) this.applied[u.origin] = u.seq;
+  /**
+   * apply makes an update part of this replica: log, key state and clocks, all persisted in this Ready. Only an
+   * update with a dot not applied yet enters the log (a correct core applies nothing twice).
+   */
+  protected apply(u: Update): void {
+    if (vvGet(this.applied, u.origin) < u.seq) {
+      this.applied[u.origin] = u.seq;
       this.logPut(u);
-      this.out.persist.push({ type: "put", key: `${UPDATE_PREFIX}${u.origin}/${u.seq}`, value: u });
+      this.out.put(`${UPDATE_PREFIX}${u.origin}/${u.seq}`, u);
     }
     const version: Version = {
       value: u.value,
@@ -530,14 +505,18 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
       deps: u.deps,
     };
     const current = this.state.get(u.key) ?? [];
-    let next: Version[];
-    if (overwrite) next = [version];
-    else if (this.cfg.conflicts === "siblings") next = this.resolveSiblings(u, version, current);
-    else next = this.resolveLww(u, version, current);
+    const next = this.resolve(u, version, current);
     this.state.set(u.key, next);
-    this.out.persist.push({ type: "put", key: KEY_PREFIX + u.key, value: next });
+    this.out.put(KEY_PREFIX + u.key, next);
     const meta: Meta = { hlc: { ...this.hlc }, lamport: this.lamport };
-    this.out.persist.push({ type: "put", key: META_KEY, value: meta });
+    this.out.put(META_KEY, meta);
+  }
+
+  /** resolve is what a key holds once `v` (of update `u`) meets its `current` versions. */
+  protected resolve(u: Update, v: Version, current: Version[]): Version[] {
+    return this.cfg.conflicts === "siblings"
+      ? this.resolveSiblings(u, v, current)
+      : this.resolveLww(u, v, current);
   }
 
   private resolveLww(u: Update, v: Version, current: Version[]): Version[] {
@@ -583,15 +562,11 @@ export class MultiLeaderCore implements EngineCore<MultiLeaderMessage> {
 
   // ------------------------------------------------------------------ helpers
 
-  private send(to: NodeId, message: MultiLeaderMessage): void {
-    this.out.send.push({ to, message });
-  }
-
   private refuse(req: ClientRequest, code: KvError["code"], message: string): void {
-    this.out.replies.push(errorReply(req.id, new KvError(code, message), this.meta()));
+    this.out.reply(errorReply(req.id, new KvError(code, message), this.meta()));
   }
 
-  private meta(): ClientReply["meta"] {
+  protected meta(): ClientReply["meta"] {
     return { node: this.id };
   }
 }

@@ -2,21 +2,20 @@ import {
   type AdminCommand,
   type ClientReply,
   type ClientRequest,
-  type EngineCore,
+  CoreBase,
   type EngineInit,
-  type Envelope,
   errorReply,
+  indexPositions,
   KvError,
   type NodeId,
   type NodeStatus,
-  type PersistOp,
-  type Ready,
+  ReplicationStream,
   type Rng,
-  takeBatch,
+  SessionParking,
+  type Shipment,
+  type StreamSource,
   utf8Bytes,
-  validateRequest,
 } from "@consistency-lab/kv";
-import { parseWriteConcern, requiredFollowerAcks, resolveConfig, type SingleLeaderConfig } from "./config.js";
 import type {
   AppendRequest,
   AppendResponse,
@@ -26,6 +25,12 @@ import type {
   VoteRequest,
   VoteResponse,
 } from "./messages.js";
+import {
+  parseWriteConcern,
+  requiredFollowerAcks,
+  resolveConfig,
+  type SingleLeaderConfig,
+} from "./options.js";
 
 const HARD_STATE_KEY = "hs";
 const LOG_PREFIX = "log/";
@@ -43,27 +48,12 @@ const HEARTBEAT_TICKS = 10;
 /** Role of a node in its current epoch. */
 export type Role = "leader" | "follower" | "candidate";
 
-interface Progress {
-  /** Highest index known to match the leader's log on that follower (acknowledged in this epoch). */
-  match: number;
-  /** Next index to send. */
-  next: number;
-  /** Whether the follower acknowledged anything in this epoch; until then the leader probes without pipelining. */
-  acked: boolean;
-}
-
 interface PendingWrite {
   id: string;
   index: number;
   need: number;
   deadline: number;
   swapped?: boolean;
-}
-
-interface ParkedRead {
-  req: ClientRequest;
-  token: number;
-  deadline: number;
 }
 
 /**
@@ -79,7 +69,7 @@ interface ParkedRead {
  * yet heard of the newer epoch from serving stale reads, nor from acknowledging `w: 1` writes that the new leader
  * never saw; those are rolled back (and counted in `status().rolledBack`) when it rejoins.
  */
-export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
+export class SingleLeaderCore extends CoreBase<SingleLeaderMessage> {
   readonly id: NodeId;
   readonly cfg: SingleLeaderConfig;
   private readonly members: NodeId[];
@@ -108,32 +98,28 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   private electionDeadline = 0;
   /** Set once a node learns it was deposed; its later writes are refused with KV_FENCED. */
   private deposed = false;
-  private progress = new Map<NodeId, Progress>();
+  /**
+   * The leader's replication of its log to each follower (null on a follower). A follower's acknowledged position
+   * is the highest index known to match the leader's log there in this epoch; until it acknowledges one, the leader
+   * probes from its own last index (Raft §5.3), one append at a time.
+   */
+  private stream: ReplicationStream<number> | null = null;
   private pending: PendingWrite[] = [];
-  private lastHeartbeat = Number.NEGATIVE_INFINITY;
-  private ticksSinceHeartbeat = 0;
   private votes = new Set<NodeId>();
   private forcedElection = false;
   private promotes: string[] = [];
-  private parked: ParkedRead[] = [];
+  /** Follower reads waiting until this node holds their session's log position. */
+  private parked = new SessionParking<number>();
 
-  private out: { persist: PersistOp[]; send: Envelope<SingleLeaderMessage>[]; replies: ClientReply[] } = {
-    persist: [],
-    send: [],
-    replies: [],
-  };
   private counters = { rolledBack: 0, fenced: 0, elections: 0, timeouts: 0, aborted: 0 };
 
-  /** False only in the broken variant that applies a retried write again (the bug found on real processes). */
-  private readonly dedupe: boolean;
-
-  constructor(init: EngineInit, overrides: { fencing?: boolean; sessions?: boolean } = {}) {
+  constructor(init: EngineInit) {
+    super();
     this.id = init.id;
     this.members = [...init.peers];
     this.peers = this.members.filter((p) => p !== init.id);
     this.rng = init.rng;
-    this.cfg = resolveConfig(init.options, overrides.fencing ?? true);
-    this.dedupe = overrides.sessions ?? true;
+    this.cfg = resolveConfig(init.options);
     this.now = init.now;
     this.lastHeard = init.now;
     this.restore(init.records);
@@ -167,6 +153,26 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     if (this.leader === this.id) this.becomeLeaderState();
   }
 
+  // ------------------------------------------------------------------ hooks (src/engines.ts overrides them)
+
+  /**
+   * fences is whether replication is fenced by epoch (DDIA ch. 9 "Fencing tokens"): a node refuses appends from an
+   * older epoch, and a leader steps down when it learns of a newer one. The no-fencing variant says no: whoever
+   * replicates is followed and a leader never steps down, so a failover leaves two leaders (split brain).
+   */
+  protected fences(): boolean {
+    return true;
+  }
+
+  /**
+   * dedupesRetries is whether a write retried with its session's seq is answered from its first position rather
+   * than appended again (Raft thesis §6.3). The retry-twice variant says no, as the engine was before it kept
+   * sessions.
+   */
+  protected dedupesRetries(): boolean {
+    return true;
+  }
+
   // ------------------------------------------------------------------ log
 
   private get lastIndex(): number {
@@ -180,7 +186,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   private appendEntry(e: LogEntry): number {
     this.log.push(e);
     const index = this.log.length;
-    this.out.persist.push({ type: "put", key: LOG_PREFIX + index, value: e });
+    this.out.put(LOG_PREFIX + index, e);
     this.applyEntry(e, index);
     return index;
   }
@@ -188,7 +194,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   /** truncateFrom drops positions >= index; their writes are rolled back (DDIA: lost async writes). */
   private truncateFrom(index: number): void {
     for (let i = this.log.length; i >= index; i--) {
-      this.out.persist.push({ type: "del", key: LOG_PREFIX + i });
+      this.out.del(LOG_PREFIX + i);
       if (this.log[i - 1]?.key !== undefined) this.counters.rolledBack++;
     }
     this.log.length = index - 1;
@@ -212,7 +218,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
 
   private persistHardState(): void {
     const hs: HardState = { epoch: this.epoch, votedFor: this.votedFor, leader: this.leader };
-    this.out.persist.push({ type: "put", key: HARD_STATE_KEY, value: hs });
+    this.out.put(HARD_STATE_KEY, hs);
   }
 
   // ------------------------------------------------------------------ roles
@@ -227,8 +233,16 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     this.role = "leader";
     this.leader = this.id;
     this.deposed = false;
-    this.progress = new Map(this.peers.map((p) => [p, { match: 0, next: this.lastIndex + 1, acked: false }]));
-    this.lastHeartbeat = Number.NEGATIVE_INFINITY;
+    // Appends double as heartbeats: each follower hears from the leader at least every heartbeatMs.
+    this.stream = new ReplicationStream(
+      { peers: this.peers, acked: 0, probe: this.lastIndex, now: this.now },
+      {
+        resendMs: this.cfg.heartbeatMs,
+        resendTicks: HEARTBEAT_TICKS,
+        maxEntries: MAX_BATCH,
+        heartbeat: true,
+      },
+    );
   }
 
   private becomeLeader(): void {
@@ -237,8 +251,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     // A no-op in the new epoch makes leftovers of older epochs on followers conflict and be truncated.
     this.appendEntry({ epoch: this.epoch });
     this.broadcastAppend();
-    this.lastHeartbeat = this.now;
-    for (const id of this.promotes) this.out.replies.push({ id, ok: true, meta: this.meta() });
+    for (const id of this.promotes) this.out.reply({ id, ok: true, meta: this.meta() });
     this.promotes = [];
   }
 
@@ -249,7 +262,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       // A pending write may or may not survive in the new leader's log: outcome unknown.
       for (const p of this.pending) {
         this.counters.aborted++;
-        this.out.replies.push(
+        this.out.reply(
           errorReply(
             p.id,
             new KvError("KV_ABORTED", "leader deposed before the write concern was met"),
@@ -258,7 +271,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
         );
       }
       this.pending = [];
-      this.progress = new Map();
+      this.stream = null;
     }
     if (this.role === "candidate") this.failPromotes("a newer epoch exists");
     this.role = "follower";
@@ -287,7 +300,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     }
     const { lastIndex } = this;
     for (const to of this.peers) {
-      this.send(to, {
+      this.out.to(to, {
         type: "vote-request",
         epoch: this.epoch,
         lastIndex,
@@ -299,9 +312,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
 
   private failPromotes(why: string): void {
     for (const id of this.promotes) {
-      this.out.replies.push(
-        errorReply(id, new KvError("KV_UNAVAILABLE", `promote failed: ${why}`), this.meta()),
-      );
+      this.out.reply(errorReply(id, new KvError("KV_UNAVAILABLE", `promote failed: ${why}`), this.meta()));
     }
     this.promotes = [];
   }
@@ -336,22 +347,13 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   tick(now: number): void {
     if (now > this.now) this.now = now;
     if (this.role === "leader") {
-      this.ticksSinceHeartbeat++;
-      if (
-        this.now - this.lastHeartbeat >= this.cfg.heartbeatMs ||
-        this.ticksSinceHeartbeat >= HEARTBEAT_TICKS
-      ) {
-        this.lastHeartbeat = this.now;
-        this.ticksSinceHeartbeat = 0;
-        for (const p of this.progress.values()) if (p.acked) p.next = p.match + 1;
-        this.broadcastAppend();
-      }
+      this.sendAppends(this.stream!.tick(this.now, this.logSource()));
       const expired = this.pending.filter((p) => p.deadline <= this.now);
       if (expired.length > 0) {
         this.pending = this.pending.filter((p) => p.deadline > this.now);
         for (const p of expired) {
           this.counters.timeouts++;
-          this.out.replies.push(
+          this.out.reply(
             errorReply(p.id, new KvError("KV_TIMEOUT", "write concern not met in time"), this.meta()),
           );
         }
@@ -368,16 +370,10 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
         this.resetElectionDeadline();
       }
     }
-    if (this.parked.length > 0) this.serveParked();
+    this.settleParked();
   }
 
-  request(req: ClientRequest): void {
-    try {
-      validateRequest(req);
-    } catch (e) {
-      this.out.replies.push(errorReply(req.id, e as KvError, this.meta()));
-      return;
-    }
+  protected handleRequest(req: ClientRequest): void {
     if (req.op === "get") {
       this.read(req);
       return;
@@ -398,7 +394,12 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     }
     const need = requiredFollowerAcks(this.cfg, w, this.members.length);
     const prev = req.session === undefined ? undefined : this.sessions.get(req.session.clientId);
-    if (this.dedupe && req.session !== undefined && prev !== undefined && req.session.seq <= prev.seq) {
+    if (
+      this.dedupesRetries() &&
+      req.session !== undefined &&
+      prev !== undefined &&
+      req.session.seq <= prev.seq
+    ) {
       if (req.session.seq < prev.seq) {
         // The client has moved on to a later op: nobody waits for this reply.
         this.refuse(req, "KV_ABORTED", "a later write of this session was already applied");
@@ -422,7 +423,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     if (req.op === "cas") {
       const current = this.data.get(req.key) ?? null;
       if (current !== (req.expected ?? null)) {
-        this.out.replies.push({
+        this.out.reply({
           id: req.id,
           ok: true,
           swapped: false,
@@ -445,30 +446,24 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     const p: PendingWrite = { id: req.id, index, need, deadline: this.now + this.cfg.wTimeoutMs };
     if (swapped !== undefined) p.swapped = swapped;
     this.pending.push(p);
-    for (const to of this.peers) this.sendAppend(to);
+    this.broadcastAppend();
     // The reply is released only after this Ready's persist: persist before acknowledging (ARCHITECTURE §2).
     this.maybeAck();
   }
 
   admin(cmd: AdminCommand): void {
     if (cmd.command !== "promote") {
-      this.out.replies.push(
+      this.out.reply(
         errorReply(cmd.id, new KvError("KV_NOT_SUPPORTED", `unknown admin command ${cmd.command}`)),
       );
       return;
     }
     if (this.role === "leader") {
-      this.out.replies.push({ id: cmd.id, ok: true, meta: this.meta() });
+      this.out.reply({ id: cmd.id, ok: true, meta: this.meta() });
       return;
     }
     this.promotes.push(cmd.id);
     if (this.role !== "candidate") this.startElection(true);
-  }
-
-  ready(): Ready<SingleLeaderMessage> {
-    const r = this.out;
-    this.out = { persist: [], send: [], replies: [] };
-    return r;
   }
 
   status(): NodeStatus {
@@ -487,7 +482,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     };
     if (this.role === "leader") {
       s.commitIndex = this.majorityMatch();
-      s.lag = Math.max(0, ...[...this.progress.values()].map((p) => this.lastIndex - p.match));
+      s.lag = Math.max(0, ...this.peers.map((p) => this.lastIndex - this.matchOf(p)));
     } else {
       s.commitIndex = this.followerCommit;
       s.lag = Math.max(0, this.leaderLast - this.lastIndex);
@@ -497,10 +492,13 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
 
   /** majorityMatch is the highest position a majority (the leader included) holds. */
   private majorityMatch(): number {
-    const matches = [this.lastIndex, ...[...this.progress.values()].map((p) => p.match)].sort(
-      (a, b) => b - a,
-    );
+    const matches = [this.lastIndex, ...this.peers.map((p) => this.matchOf(p))].sort((a, b) => b - a);
     return matches[this.quorum() - 1] ?? 0;
+  }
+
+  /** matchOf is the highest index known to match the leader's log on `peer` (0 when not leading). */
+  private matchOf(peer: NodeId): number {
+    return this.stream?.acked(peer) ?? 0;
   }
 
   dump(): Map<string, string[]> {
@@ -532,17 +530,14 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       this.refuse(req, "KV_UNAVAILABLE", `follower not caught up within ${maxStaleness} ms`);
       return;
     }
-    if (this.lastIndex < token) {
-      // Read-your-writes on a follower: wait for the session's position (PostgreSQL remote_apply, MongoDB
-      // afterClusterTime), then give up with a definite refusal.
-      this.parked.push({ req, token, deadline: this.now + this.cfg.sessionWaitMs });
-      return;
-    }
-    this.replyRead(req, token);
+    // Read-your-writes on a follower: wait for the session's position, then give up with a definite refusal.
+    const admitted = this.parked.admit(req, token, this.lastIndex >= token, this.now, this.cfg.sessionWaitMs);
+    if (admitted === "serve") this.replyRead(req, token);
+    else if (admitted === "refuse") this.refuseBehind(req);
   }
 
   private replyRead(req: ClientRequest, token: number): void {
-    this.out.replies.push({
+    this.out.reply({
       id: req.id,
       ok: true,
       value: this.data.get(req.key) ?? null,
@@ -551,60 +546,65 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     });
   }
 
-  private serveParked(): void {
-    const keep: ParkedRead[] = [];
-    for (const p of this.parked) {
-      if (this.lastIndex >= p.token) this.replyRead(p.req, p.token);
-      else if (this.now >= p.deadline)
-        this.refuse(p.req, "KV_UNAVAILABLE", "follower behind the session token");
-      else keep.push(p);
-    }
-    this.parked = keep;
+  private settleParked(): void {
+    this.parked.settle(
+      this.now,
+      (token) => this.lastIndex >= token,
+      (p) => this.replyRead(p.req, p.need),
+      (p) => this.refuseBehind(p.req),
+    );
+  }
+
+  private refuseBehind(req: ClientRequest): void {
+    this.refuse(req, "KV_UNAVAILABLE", "follower behind the session token");
   }
 
   private refuse(req: ClientRequest, code: KvError["code"], message: string): void {
     const leader = this.leader !== null && this.leader !== this.id ? { leader: this.leader } : undefined;
-    this.out.replies.push(errorReply(req.id, new KvError(code, message, leader), this.meta()));
+    this.out.reply(errorReply(req.id, new KvError(code, message, leader), this.meta()));
   }
 
-  private meta(): ClientReply["meta"] {
+  protected meta(): ClientReply["meta"] {
     return { node: this.id, term: this.epoch, index: this.lastIndex, role: this.role };
   }
 
   // ------------------------------------------------------------------ replication
 
-  private send(to: NodeId, message: SingleLeaderMessage): void {
-    this.out.send.push({ to, message });
-  }
-
+  /** broadcastAppend ships new entries to every follower whose window has room. */
   private broadcastAppend(): void {
-    for (const to of this.peers) this.sendAppend(to);
+    if (this.stream) this.sendAppends(this.stream.ship(this.logSource()));
   }
 
-  private sendAppend(to: NodeId): void {
-    const p = this.progress.get(to);
-    if (!p) return;
-    const prevIndex = Math.min(p.next - 1, this.lastIndex);
-    const { entries } = takeBatch(this.log, { start: prevIndex, maxEntries: MAX_BATCH, sizeOf: entryBytes });
-    this.send(to, {
-      type: "append",
-      epoch: this.epoch,
-      prevIndex,
-      prevEpoch: this.epochAt(prevIndex),
-      entries,
-      leaderLast: this.lastIndex,
-      commit: this.majorityMatch(),
-    });
-    // Pipeline only once the follower's position is known; while probing, resend from the same point.
-    if (p.acked) p.next = prevIndex + entries.length + 1;
+  private sendAppends(batches: Shipment<number, LogEntry>[]): void {
+    for (const b of batches) {
+      this.out.to(b.to, {
+        type: "append",
+        epoch: this.epoch,
+        prevIndex: b.from,
+        prevEpoch: this.epochAt(b.from),
+        entries: b.entries,
+        leaderLast: this.lastIndex,
+        commit: this.majorityMatch(),
+      });
+    }
+  }
+
+  /** logSource is the log as the replication stream ships it: entries by index, position = index held. */
+  private logSource(): StreamSource<number, LogEntry> {
+    return {
+      ...indexPositions,
+      entriesAfter: (_peer, from) => entriesFrom(this.log, from),
+      sizeOf: entryBytes,
+      advance: (from, entries) => from + entries.length,
+    };
   }
 
   private handleAppend(from: NodeId, m: AppendRequest): void {
-    if (this.cfg.fencing) {
+    if (this.fences()) {
       if (m.epoch < this.epoch) {
         // The fence: a node that has seen a newer epoch never takes replication from an older leader.
         this.counters.fenced++;
-        this.send(from, {
+        this.out.to(from, {
           type: "append-response",
           epoch: this.epoch,
           ok: false,
@@ -619,7 +619,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
         this.stepDown(m.epoch, from);
       }
     } else {
-      // Broken variant: epochs are not checked, so whoever sends replication is followed.
+      // Without fencing epochs are not checked, so whoever sends replication is followed.
       if (this.role === "leader") return;
       if (this.role === "candidate") this.failPromotes("another node replicates");
       this.role = "follower";
@@ -633,7 +633,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     this.resetElectionDeadline();
 
     if (m.prevIndex > this.lastIndex) {
-      this.send(from, {
+      this.out.to(from, {
         type: "append-response",
         epoch: this.epoch,
         ok: false,
@@ -647,7 +647,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       const bad = this.epochAt(m.prevIndex);
       let i = m.prevIndex;
       while (i > 1 && this.epochAt(i - 1) === bad) i--;
-      this.send(from, {
+      this.out.to(from, {
         type: "append-response",
         epoch: this.epoch,
         ok: false,
@@ -670,32 +670,31 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     this.leaderLast = m.leaderLast;
     this.followerCommit = Math.min(m.commit ?? 0, match);
     // Sent after this Ready's persist: an ack means durable.
-    this.send(from, { type: "append-response", epoch: this.epoch, ok: true, match, hint: match + 1 });
-    if (this.parked.length > 0) this.serveParked();
+    this.out.to(from, { type: "append-response", epoch: this.epoch, ok: true, match, hint: match + 1 });
+    this.settleParked();
   }
 
   private handleAppendResponse(from: NodeId, m: AppendResponse): void {
     if (this.role !== "leader") return;
-    if (this.cfg.fencing) {
+    if (this.fences()) {
       if (m.epoch > this.epoch) {
         this.stepDown(m.epoch, null);
         return;
       }
       if (m.epoch < this.epoch) return; // a reply to an earlier leadership of ours
     }
-    const p = this.progress.get(from);
-    if (!p) return;
+    const stream = this.stream;
+    if (stream === null || stream.acked(from) === undefined) return;
+    const src = this.logSource();
     if (m.ok) {
-      p.acked = true;
-      if (m.match > p.match) p.match = Math.min(m.match, this.lastIndex);
-      if (p.next <= p.match) p.next = p.match + 1;
+      // Ack-clocked: the batches that follow go out with this ack (commit computed after it counted).
+      const next = stream.ack(from, Math.min(m.match, this.lastIndex), src);
       this.maybeAck();
-      if (p.next <= this.lastIndex) this.sendAppend(from);
+      this.sendAppends(next);
     } else if (!m.fenced) {
       // Only without fencing can another leader rewrite a follower's log below what it acknowledged to us.
-      if (!this.cfg.fencing) p.match = Math.min(p.match, m.hint - 1);
-      p.next = Math.max(p.match + 1, Math.min(m.hint, this.lastIndex + 1));
-      this.sendAppend(from);
+      if (!this.fences()) stream.rewind(from, Math.min(this.matchOf(from), m.hint - 1));
+      this.sendAppends(stream.retry(from, Math.min(m.hint - 1, this.lastIndex), src));
     }
   }
 
@@ -705,7 +704,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     const done: PendingWrite[] = [];
     this.pending = this.pending.filter((w) => {
       let acks = 0;
-      for (const p of this.progress.values()) if (p.match >= w.index) acks++;
+      for (const p of this.peers) if (this.matchOf(p) >= w.index) acks++;
       if (acks >= w.need) {
         done.push(w);
         return false;
@@ -715,7 +714,7 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     for (const w of done) {
       const r: ClientReply = { id: w.id, ok: true, token: String(w.index), meta: this.meta() };
       if (w.swapped !== undefined) r.swapped = w.swapped;
-      this.out.replies.push(r);
+      this.out.reply(r);
     }
   }
 
@@ -728,15 +727,16 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
   }
 
   private handleVoteRequest(from: NodeId, m: VoteRequest): void {
-    const deny = () => this.send(from, { type: "vote-response", epoch: this.epoch, granted: false });
+    const deny = () => this.out.to(from, { type: "vote-response", epoch: this.epoch, granted: false });
     if (m.epoch < this.epoch) {
       deny();
       return;
     }
-    if (this.role === "leader" && !this.cfg.fencing) {
+    if (this.role === "leader" && !this.fences()) {
+      // Without fencing a leader never steps down.
       deny();
       return;
-    } // broken: a leader never steps down
+    }
     // A node that hears from a live leader ignores unforced candidates, so a returning partitioned node cannot
     // depose a working leader (Raft thesis §4.2.3).
     const hearsLeader =
@@ -755,12 +755,12 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
       this.resetElectionDeadline();
     }
     // Sent after the persist of this Ready: a vote is never given on a record that is not durable.
-    this.send(from, { type: "vote-response", epoch: this.epoch, granted: grant });
+    this.out.to(from, { type: "vote-response", epoch: this.epoch, granted: grant });
   }
 
   private handleVoteResponse(from: NodeId, m: VoteResponse): void {
     if (m.epoch > this.epoch) {
-      if (this.role === "leader" && !this.cfg.fencing) return;
+      if (this.role === "leader" && !this.fences()) return;
       this.stepDown(m.epoch, null);
       return;
     }
@@ -768,6 +768,10 @@ export class SingleLeaderCore implements EngineCore<SingleLeaderMessage> {
     this.votes.add(from);
     if (this.votes.size >= this.quorum()) this.becomeLeader();
   }
+}
+
+function* entriesFrom(log: readonly LogEntry[], from: number): Generator<LogEntry> {
+  for (let i = Math.max(0, from); i < log.length; i++) yield log[i]!;
 }
 
 /** entryBytes bounds a log entry's encoded size from above: its strings in UTF-8 plus the fields around them. */

@@ -1,4 +1,4 @@
-import type { EngineOptions, OptionSpec } from "@consistency-lab/kv";
+import { type EngineOptions, type OptionSpec, sessionWaitMs, sessionWaitOption } from "@consistency-lab/kv";
 
 /** FollowerMode is how the leader waits for followers before acknowledging a write, beyond the write concern. */
 export type FollowerMode = "sync" | "async" | "semi-sync";
@@ -18,8 +18,6 @@ export interface SingleLeaderConfig {
   failoverTimeoutMs: number;
   heartbeatMs: number;
   sessionWaitMs: number;
-  /** Broken variant switch: no epoch checks on the replication path. */
-  fencing: boolean;
 }
 
 /** SINGLE_LEADER_OPTIONS documents the engine options for `--option k=v` and `clab sim --list`. */
@@ -78,12 +76,10 @@ export const SINGLE_LEADER_OPTIONS: readonly OptionSpec[] = [
     description: "auto: silence before a follower stands",
   },
   { name: "heartbeatMs", type: "number", default: 50, description: "leader heartbeat / retransmit interval" },
-  {
-    name: "sessionWaitMs",
-    type: "number",
-    default: 300,
-    description: "follower reads: how long a follower behind the session token waits before KV_UNAVAILABLE",
-  },
+  sessionWaitOption(
+    300,
+    "follower reads: how long a follower behind the session token waits before KV_UNAVAILABLE",
+  ),
 ];
 
 /** parseWriteConcern turns an option or request value into a WriteConcern, or undefined when it is not one. */
@@ -95,7 +91,7 @@ export function parseWriteConcern(v: unknown): WriteConcern | undefined {
 }
 
 /** resolveConfig reads a core's config from defaulted engine options; throws TypeError on a bad value. */
-export function resolveConfig(o: EngineOptions, fencing = true): SingleLeaderConfig {
+export function resolveConfig(o: EngineOptions): SingleLeaderConfig {
   const num = (name: string, dflt: number): number => {
     const v = o[name];
     return typeof v === "number" && Number.isFinite(v) ? v : dflt;
@@ -113,8 +109,7 @@ export function resolveConfig(o: EngineOptions, fencing = true): SingleLeaderCon
     failover: o.failover === "auto" ? "auto" : "manual",
     failoverTimeoutMs: num("failoverTimeoutMs", 500),
     heartbeatMs: num("heartbeatMs", 50),
-    sessionWaitMs: num("sessionWaitMs", 300),
-    fencing,
+    sessionWaitMs: sessionWaitMs(o, 300),
   };
 }
 

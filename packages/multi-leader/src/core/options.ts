@@ -1,4 +1,4 @@
-import type { EngineOptions, OptionSpec } from "@consistency-lab/kv";
+import { type EngineOptions, type OptionSpec, sessionWaitMs, sessionWaitOption } from "@consistency-lab/kv";
 
 /** Topology is how updates flow between leaders (DDIA ch. 5 "Multi-Leader Replication Topologies"). */
 export type Topology = "all-to-all" | "ring" | "star";
@@ -12,9 +12,6 @@ export interface MultiLeaderConfig {
   conflicts: ConflictRule;
   syncMs: number;
   sessionWaitMs: number;
-  /** Broken-variant switches. */
-  loopPrevention: boolean;
-  causalOrder: boolean;
 }
 
 /** MULTI_LEADER_OPTIONS documents the engine options for `--option k=v` and `clab sim --list`. */
@@ -41,19 +38,11 @@ export const MULTI_LEADER_OPTIONS: readonly OptionSpec[] = [
     default: 100,
     description: "retransmit interval for unacknowledged updates",
   },
-  {
-    name: "sessionWaitMs",
-    type: "number",
-    default: 300,
-    description: "how long a node behind a client's session token waits before KV_UNAVAILABLE",
-  },
+  sessionWaitOption(300, "how long a node behind a client's session token waits before KV_UNAVAILABLE"),
 ];
 
 /** resolveConfig reads a core's config from defaulted engine options. */
-export function resolveConfig(
-  o: EngineOptions,
-  broken: { loopPrevention?: boolean; causalOrder?: boolean } = {},
-): MultiLeaderConfig {
+export function resolveConfig(o: EngineOptions): MultiLeaderConfig {
   const num = (name: string, dflt: number): number => {
     const v = o[name];
     return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : dflt;
@@ -69,8 +58,6 @@ export function resolveConfig(
     topology,
     conflicts,
     syncMs: num("syncMs", 100),
-    sessionWaitMs: num("sessionWaitMs", 300),
-    loopPrevention: broken.loopPrevention ?? true,
-    causalOrder: broken.causalOrder ?? true,
+    sessionWaitMs: sessionWaitMs(o, 300),
   };
 }
