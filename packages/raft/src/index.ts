@@ -11,6 +11,7 @@ export type {
   Role,
   Snapshot,
 } from "./core/messages.js";
+export { describeRaftMessage } from "./core/messages.js";
 export { parseRaftOptions, RAFT_DEFAULTS, RAFT_OPTION_SPECS, type RaftOptions } from "./core/options.js";
 export { RaftCore, type RaftInit, RECORD_HARD_STATE, RECORD_SNAPSHOT } from "./core/raft-core.js";
 export {

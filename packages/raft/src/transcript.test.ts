@@ -1,10 +1,9 @@
 import { fileURLToPath } from "node:url";
 import { transcriptTests } from "@consistency-lab/sim/testing";
 import { describe, expect, it } from "vitest";
-import type { Entry, RaftMessage } from "./core/messages.js";
+import { describeRaftMessage, type Entry, type RaftMessage } from "./core/messages.js";
 import type { RaftCore } from "./core/raft-core.js";
 import { raftEngine } from "./engines.js";
-import { describeMessage, Network } from "./testing/network.js";
 
 /*
  * Raft's transcripts (etcd-io/raft `testdata/*.txt` style) run on sim's transcript runner, which has the commands
@@ -20,10 +19,9 @@ transcriptTests<RaftMessage, RaftCore>(
   fileURLToPath(new URL("../testdata", import.meta.url)),
   {
     engine: raftEngine,
-    describe: describeMessage,
+    describe: describeRaftMessage,
     // Heartbeat rounds every 50 ms would drown the interesting lines.
     quiet: (line) => / heartbeat(-response)? /.test(line),
-    network: (o) => new Network(o.nodes as number, o.options ?? {}, o.seed ?? 1),
     status: (id, s) =>
       `${id}: ${s.role} term=${s.term} leader=${s.leader ?? "-"} commit=${s.commitIndex} last=${s.lastIndex} applied=${s.applied} voters=${(s.voters as string[]).join(",")}`,
     commands: {

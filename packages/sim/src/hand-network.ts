@@ -215,6 +215,39 @@ export class HandNetwork<M, C extends EngineCore<M> = EngineCore<M>> {
   }
 
   /**
+   * leader is the live node whose status says it leads in the highest term (or epoch), if any: for engines that
+   * have a leader.
+   */
+  leader(): NodeId | null {
+    let best: { id: NodeId; term: number } | null = null;
+    for (const id of this.ids) {
+      if (this.down.has(id)) continue;
+      const s = this.core(id).status();
+      if (s.role !== "leader") continue;
+      const term = s.term ?? 0;
+      if (best === null || term > best.term) best = { id, term };
+    }
+    return best?.id ?? null;
+  }
+
+  /**
+   * elect ticks in 10 ms steps until some node leads and has committed all it holds (its status' commitIndex
+   * reached its lastIndex, where it reports them), and returns it; throws after `maxMs`.
+   */
+  elect(maxMs = 5000): NodeId {
+    for (let t = 0; ; t += 10) {
+      const l = this.leader();
+      if (l !== null) {
+        const s = this.core(l).status();
+        if (s.commitIndex === undefined || s.lastIndex === undefined || s.commitIndex >= s.lastIndex)
+          return l;
+      }
+      if (t >= maxMs) throw new Error(`hand network: no leader elected in ${maxMs} ms`);
+      this.tick(10);
+    }
+  }
+
+  /**
    * clone branches the network: every core through its own `clone()` (a core without one fails the call), disks,
    * messages in flight, cut links, crashed nodes and the clock. Replies, traces and `onReady` start empty.
    */

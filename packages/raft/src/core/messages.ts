@@ -120,3 +120,35 @@ export interface PendingProposal {
 }
 
 export type { ClientReply };
+
+/**
+ * describeRaftMessage renders a message in one line, for transcripts and traces: its type and term, then what
+ * matters of it (log positions, entries, commit index, vote). A hand network prefixes `from->to`.
+ */
+export function describeRaftMessage(m: RaftMessage): string {
+  const head = `${m.type} t${m.term}`;
+  switch (m.type) {
+    case "append-request":
+      return `${head} prev=${m.prevIndex}/${m.prevTerm} commit=${m.commit} entries=[${m.entries.map((e) => `${e.index}/${e.term}:${e.cmd.kind === "kv" ? `${e.cmd.op} ${e.cmd.key}` : e.cmd.kind}`).join(", ")}]`;
+    case "append-response":
+      return `${head} ${m.success ? "ok" : "reject"} index=${m.index}${m.hintIndex !== undefined ? ` hint=${m.hintIndex}/${m.hintTerm}` : ""}`;
+    case "vote-request":
+    case "prevote-request":
+      return `${head} last=${m.lastIndex}/${m.lastTerm}${"transfer" in m && m.transfer ? " transfer" : ""}`;
+    case "vote-response":
+    case "prevote-response":
+      return `${head} ${m.granted ? "granted" : "rejected"}`;
+    case "heartbeat":
+      return `${head} commit=${m.commit}${m.ctx !== undefined ? ` ctx=${m.ctx}` : ""}`;
+    case "heartbeat-response":
+      return `${head} ctx=${m.ctx}`;
+    case "snapshot-request":
+      return `${head} snap=${m.snapshot.index}/${m.snapshot.term} keys=${m.snapshot.data.length}`;
+    case "read-index-request":
+      return `${head} ctx=${m.ctx}`;
+    case "read-index-response":
+      return `${head} ctx=${m.ctx} index=${m.index}`;
+    case "timeout-now":
+      return head;
+  }
+}

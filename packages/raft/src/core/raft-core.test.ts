@@ -1,9 +1,24 @@
-import { type EngineDefinition, MAX_MESSAGE_BYTES, Rng, utf8Bytes } from "@consistency-lab/kv";
+import {
+  type EngineDefinition,
+  MAX_MESSAGE_BYTES,
+  type OptionValue,
+  Rng,
+  utf8Bytes,
+} from "@consistency-lab/kv";
+import { HandNetwork, type Wire as HandWire } from "@consistency-lab/sim/testing";
 import { describe, expect, it } from "vitest";
 import { raftBrokenFigure8, raftBrokenNoPersistVote, raftBrokenStaleRead, raftEngine } from "../engines.js";
-import { Network, type Wire } from "../testing/network.js";
-import type { Entry, RaftMessage } from "./messages.js";
+import { describeRaftMessage, type Entry, type RaftMessage } from "./messages.js";
 import { RaftCore } from "./raft-core.js";
+
+/** network is a hand network of raft cores (sim/testing), or of a broken variant's. */
+const network = (
+  n: number,
+  options: Record<string, OptionValue> = {},
+  seed = 1,
+  engine: EngineDefinition<RaftMessage> = raftEngine,
+): HandNetwork<RaftMessage, RaftCore> =>
+  new HandNetwork<RaftMessage, RaftCore>({ engine, nodes: n, options, seed, describe: describeRaftMessage });
 
 const e = (index: number, term: number): Entry => ({ index, term, cmd: { kind: "noop" } });
 const records = (term: number, vote: string | null, entries: Entry[]): Record<string, unknown> => {
@@ -13,7 +28,7 @@ const records = (term: number, vote: string | null, entries: Entry[]): Record<st
 };
 const isType =
   <T extends RaftMessage["type"]>(t: T, from?: string, to?: string) =>
-  (w: Wire) =>
+  (w: HandWire<RaftMessage>) =>
     w.message.type === t && (from === undefined || w.from === from) && (to === undefined || w.to === to);
 
 function core(
@@ -35,7 +50,7 @@ function core(
 
 describe("core state", () => {
   it("clone() branches: the copy and the original answer the same inputs identically and independently", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     net.request(l, { op: "put", key: "x", value: "1" });
     net.runFor(100);
@@ -76,7 +91,7 @@ describe("core state", () => {
 
 describe("Raft §5.2 leader election", () => {
   it("elects one leader that every node follows", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     net.runFor(200);
     const terms = new Set([...net.cores.values()].map((c) => c.term));
@@ -87,7 +102,7 @@ describe("Raft §5.2 leader election", () => {
 
   it("is deterministic: the same seed gives the same leader, term and messages", () => {
     const run = (seed: number) => {
-      const net = new Network(5, {}, seed);
+      const net = network(5, {}, seed);
       const l = net.elect();
       return { l, term: net.core(l).term, sent: net.sent.length };
     };
@@ -95,7 +110,7 @@ describe("Raft §5.2 leader election", () => {
   });
 
   it("elects a new leader in a higher term when the leader is isolated; the old one steps down (check-quorum)", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l1 = net.elect();
     const t1 = net.core(l1).term;
     net.isolate(l1);
@@ -108,7 +123,7 @@ describe("Raft §5.2 leader election", () => {
   });
 
   it("pre-vote: an isolated node does not inflate its term and does not disrupt the leader when it returns", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const t = net.core(l).term;
     const f = net.ids.find((i) => i !== l)!;
@@ -122,7 +137,7 @@ describe("Raft §5.2 leader election", () => {
   });
 
   it("without pre-vote the isolated node's term grows (the disruption pre-vote prevents)", () => {
-    const net = new Network(3, { preVote: false });
+    const net = network(3, { preVote: false });
     const l = net.elect();
     const f = net.ids.find((i) => i !== l)!;
     net.isolate(f);
@@ -131,7 +146,7 @@ describe("Raft §5.2 leader election", () => {
   });
 
   it("check-quorum: a follower with a live leader ignores a higher-term vote-request", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const f = net.ids.find((i) => i !== l)!;
     const c = net.core(f);
@@ -166,7 +181,7 @@ describe("Raft §5.2 leader election", () => {
   });
 
   it("leadership transfer: transfer-leader hands over via timeout-now", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const to = net.ids.find((i) => i !== l)!;
     const a = net.admin(l, "transfer-leader", { to });
@@ -179,7 +194,7 @@ describe("Raft §5.2 leader election", () => {
 
 describe("Raft §5.3 log replication", () => {
   it("replicates, commits and applies a write on every node", () => {
-    const net = new Network(5);
+    const net = network(5);
     const l = net.elect();
     const id = net.request(l, { op: "put", key: "k", value: "v" });
     net.runFor(100);
@@ -188,7 +203,7 @@ describe("Raft §5.3 log replication", () => {
   });
 
   it("batching: proposals of one turn travel in one append-request per follower", () => {
-    const net = new Network(3, { batch: true });
+    const net = network(3, { batch: true });
     const l = net.elect();
     const c = net.core(l);
     for (let i = 0; i < 10; i++) c.request({ id: `p${i}`, op: "put", key: "k", value: String(i) });
@@ -199,7 +214,7 @@ describe("Raft §5.3 log replication", () => {
   });
 
   it("pipelining with flow control: several append-requests in flight, never more than maxInflightMsgs", () => {
-    const net = new Network(3, { batch: false, maxInflightMsgs: 4 });
+    const net = network(3, { batch: false, maxInflightMsgs: 4 });
     const l = net.elect();
     net.runFor(100); // followers reach the replicate state
     const c = net.core(l);
@@ -215,7 +230,7 @@ describe("Raft §5.3 log replication", () => {
   });
 
   it("the leader sends its appends early but counts itself toward commit only once its entry is persisted (§10.2.1)", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     net.runFor(100);
     const c = net.core(l);
@@ -234,7 +249,7 @@ describe("Raft §5.3 log replication", () => {
   });
 
   it("early appends never carry a commit index that counts the leader's own copy", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     net.runFor(100);
     const [f1, f2] = net.ids.filter((i) => i !== l) as [string, string];
@@ -270,7 +285,7 @@ describe("Raft §5.3 log replication", () => {
   });
 
   it("fast backtracking: a follower with a long divergent suffix is repaired in a few round trips", () => {
-    const net = new Network(3, { maxMsgEntries: 1000 });
+    const net = network(3, { maxMsgEntries: 1000 });
     const l1 = net.elect();
     net.runFor(100);
     net.isolate(l1);
@@ -336,7 +351,7 @@ describe("Raft §5.4 safety", () => {
    */
   function figure8(engine: EngineDefinition<RaftMessage>) {
     // checkQuorum off: the restart vote guard and leases are not what this test is about.
-    const net = new Network(5, { maxMsgEntries: 1, checkQuorum: false }, 1, engine);
+    const net = network(5, { maxMsgEntries: 1, checkQuorum: false }, 1, engine);
     net.setDisk("n1", records(3, "n1", [e(1, 1), e(2, 2)]));
     net.setDisk("n2", records(3, null, [e(1, 1), e(2, 2)]));
     net.setDisk("n3", records(3, null, [e(1, 1)]));
@@ -390,7 +405,7 @@ describe("Raft §5.4 safety", () => {
   });
 
   it("Leader Completeness: a committed write survives the loss of its leader", () => {
-    const net = new Network(5);
+    const net = network(5);
     const l1 = net.elect();
     const w = net.request(l1, { op: "put", key: "x", value: "1" });
     net.runFor(100);
@@ -406,7 +421,7 @@ describe("Raft §5.4 safety", () => {
 
 describe("Raft §6 cluster membership changes", () => {
   it("adds a learner that catches up without voting, then promotes it to a voter", () => {
-    const net = new Network(4, { voters: 3 });
+    const net = network(4, { voters: 3 });
     const l = net.elect();
     expect(net.core("n4").status().role).toBe("non-member");
     for (let i = 0; i < 5; i++) net.request(l, { op: "put", key: `k${i}`, value: "v" });
@@ -424,7 +439,7 @@ describe("Raft §6 cluster membership changes", () => {
   });
 
   it("refuses to promote a learner that has not caught up", () => {
-    const net = new Network(4, { voters: 3, promoteMaxLag: 2 });
+    const net = network(4, { voters: 3, promoteMaxLag: 2 });
     const l = net.elect();
     net.isolate("n4");
     const a = net.admin(l, "add-learner", { node: "n4" });
@@ -437,7 +452,7 @@ describe("Raft §6 cluster membership changes", () => {
   });
 
   it("allows one change at a time", () => {
-    const net = new Network(5, { voters: 3 });
+    const net = network(5, { voters: 3 });
     const l = net.elect();
     const a = net.admin(l, "add-learner", { node: "n4" });
     const b = net.admin(l, "add-learner", { node: "n5" });
@@ -447,7 +462,7 @@ describe("Raft §6 cluster membership changes", () => {
   });
 
   it("removes a member; the smaller cluster commits without it", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const victim = net.ids.find((i) => i !== l)!;
     const r = net.admin(l, "remove-member", { node: victim });
@@ -465,7 +480,7 @@ describe("Raft §6 cluster membership changes", () => {
   });
 
   it("a removed leader steps down and the rest elect a new one", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const r = net.admin(l, "remove-member", { node: l });
     net.runFor(1000);
@@ -479,7 +494,7 @@ describe("Raft §6 cluster membership changes", () => {
 
 describe("Raft §7 log compaction", () => {
   it("snapshots every snapshotEvery entries and drops the compacted records", () => {
-    const net = new Network(3, { snapshotEvery: 10 });
+    const net = network(3, { snapshotEvery: 10 });
     const l = net.elect();
     for (let i = 0; i < 25; i++) net.request(l, { op: "put", key: `k${i % 4}`, value: String(i) });
     net.runFor(200);
@@ -492,7 +507,7 @@ describe("Raft §7 log compaction", () => {
   });
 
   it("InstallSnapshot brings a follower that missed compacted entries up to date", () => {
-    const net = new Network(3, { snapshotEvery: 10 });
+    const net = network(3, { snapshotEvery: 10 });
     const l = net.elect();
     const f = net.ids.find((i) => i !== l)!;
     net.crash(f);
@@ -507,7 +522,7 @@ describe("Raft §7 log compaction", () => {
   it("sends a snapshot larger than the peer message limit in chunks, one after another, and the follower installs it", () => {
     // Found on real processes: 500 keys of 64 KiB made a 32 MiB snapshot in one message, over the transport's
     // 2 MiB limit; it was dropped every time and the follower never caught up.
-    const net = new Network(3, { snapshotEvery: 10 });
+    const net = network(3, { snapshotEvery: 10 });
     const l = net.elect();
     const f = net.ids.find((i) => i !== l)!;
     net.crash(f);
@@ -524,7 +539,7 @@ describe("Raft §7 log compaction", () => {
   });
 
   it("restarts every node from snapshot plus log tail without losing a write", () => {
-    const net = new Network(3, { snapshotEvery: 7 });
+    const net = network(3, { snapshotEvery: 7 });
     const l = net.elect();
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push(net.request(l, { op: "put", key: `k${i}`, value: String(i) }));
@@ -541,7 +556,7 @@ describe("Raft §7 log compaction", () => {
 
 describe("Raft §8 client interaction", () => {
   it("a follower refuses writes with KV_NOT_LEADER and a leader hint", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const f = net.ids.find((i) => i !== l)!;
     const r = net.request(f, { op: "put", key: "x", value: "1" });
@@ -549,7 +564,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("refuses invalid requests with their coded error", () => {
-    const net = new Network(1);
+    const net = network(1);
     net.elect();
     expect(net.reply(net.request("n1", { op: "put", key: "", value: "1" }))?.error?.code).toBe(
       "KV_INVALID_KEY",
@@ -563,7 +578,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("ReadIndex: one heartbeat round confirms a batch of reads", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     net.request(l, { op: "put", key: "x", value: "1" });
     net.runFor(100);
@@ -589,7 +604,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("follower reads go through the leader's read index and see the latest write", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const f = net.ids.find((i) => i !== l)!;
     net.request(l, { op: "put", key: "x", value: "1" });
@@ -601,7 +616,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("lease reads answer without a round trip while the lease lasts, and fall back when it expires", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     net.request(l, { op: "put", key: "x", value: "1" });
     net.runFor(60);
@@ -618,7 +633,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("a lease read that may outlive the lease within one tick waits for the next tick and is judged by its time", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     net.request(l, { op: "put", key: "x", value: "1" });
     net.runFor(60);
@@ -637,7 +652,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("stale reads answer from the local replica, even when it is cut off", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const f = net.ids.find((i) => i !== l)!;
     net.request(l, { op: "put", key: "x", value: "1" });
@@ -651,7 +666,7 @@ describe("Raft §8 client interaction", () => {
 
   it("a deposed leader does not serve a linearizable read; the stale-read variant does", () => {
     for (const engine of [raftEngine, raftBrokenStaleRead]) {
-      const net = new Network(3, {}, 1, engine);
+      const net = network(3, {}, 1, engine);
       const l = net.elect();
       net.request(l, { op: "put", key: "x", value: "1" });
       net.runFor(100);
@@ -678,7 +693,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("exactly-once: a retried write with the same session seq is applied once and answered again", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     const s = { clientId: "c1", seq: 1 };
     const a = net.request(l, { op: "cas", key: "x", expected: null, value: "a", session: s });
@@ -694,7 +709,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("exactly-once survives a leader change and a snapshot", () => {
-    const net = new Network(3, { snapshotEvery: 3 });
+    const net = network(3, { snapshotEvery: 3 });
     const l = net.elect();
     const s = { clientId: "c1", seq: 7 };
     net.request(l, { op: "put", key: "n", value: "1", session: s });
@@ -712,7 +727,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("a write whose leader is lost before commit is answered KV_ABORTED (outcome unknown)", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     net.isolate(l);
     const w = net.request(l, { op: "put", key: "x", value: "1" });
@@ -721,7 +736,7 @@ describe("Raft §8 client interaction", () => {
   });
 
   it("status reports role, leader, term, indexes and members", () => {
-    const net = new Network(3);
+    const net = network(3);
     const l = net.elect();
     expect(net.core(l).status()).toMatchObject({
       id: l,
