@@ -1,40 +1,29 @@
-import { causalBrokenNoDeps, causalBrokenRetryAnywhere, causalEngine } from "@consistency-lab/causal";
+import { causalEngines } from "@consistency-lab/causal";
 import { memoryBrokenLaggingReplica } from "@consistency-lab/conformance";
 import { type EngineDefinition, memoryEngine } from "@consistency-lab/kv";
-import {
-  multiLeaderBrokenOutOfOrder,
-  multiLeaderBrokenRingLoop,
-  multiLeaderEngine,
-} from "@consistency-lab/multi-leader";
-import { quorumBrokenDropHints, quorumBrokenReadRepair, quorumEngine } from "@consistency-lab/quorum";
-import { raftBrokenEngines, raftEngine } from "@consistency-lab/raft";
-import {
-  singleLeaderBrokenNoFencing,
-  singleLeaderBrokenRetryTwice,
-  singleLeaderEngine,
-} from "@consistency-lab/single-leader";
+import { multiLeaderEngines } from "@consistency-lab/multi-leader";
+import { quorumEngines } from "@consistency-lab/quorum";
+import { raftEngines } from "@consistency-lab/raft";
+import { singleLeaderEngines } from "@consistency-lab/single-leader";
+
+/** Each engine package's list: its engine first, then its broken variants (declared in its src/engines.ts). */
+const PACKAGES: readonly (readonly EngineDefinition<any>[])[] = [
+  raftEngines,
+  quorumEngines,
+  causalEngines,
+  singleLeaderEngines,
+  multiLeaderEngines,
+  [memoryEngine, memoryBrokenLaggingReplica],
+];
 
 /**
  * The engine registry: every engine and deliberately broken variant the CLI, the node runtime and the bench can
- * run. Engine packages export their definitions; this is the one place that lists them.
+ * run, engines first, then the variants. Engine packages declare their definitions; this is the one place that
+ * lists them.
  */
 const ENGINES: EngineDefinition<any>[] = [
-  raftEngine,
-  quorumEngine,
-  causalEngine,
-  singleLeaderEngine,
-  multiLeaderEngine,
-  memoryEngine,
-  ...raftBrokenEngines,
-  quorumBrokenReadRepair,
-  quorumBrokenDropHints,
-  causalBrokenNoDeps,
-  causalBrokenRetryAnywhere,
-  singleLeaderBrokenNoFencing,
-  singleLeaderBrokenRetryTwice,
-  multiLeaderBrokenRingLoop,
-  multiLeaderBrokenOutOfOrder,
-  memoryBrokenLaggingReplica,
+  ...PACKAGES.flat().filter((e) => e.broken === undefined),
+  ...PACKAGES.flat().filter((e) => e.broken !== undefined),
 ];
 
 export function listEngines(): EngineDefinition<any>[] {

@@ -1,4 +1,10 @@
-import { type ClientRequest, type EngineDefinition, type OptionValue, Rng } from "@consistency-lab/kv";
+import {
+  type ClientRequest,
+  type EngineDefinition,
+  lockstep,
+  type OptionValue,
+  Rng,
+} from "@consistency-lab/kv";
 import { HandNetwork } from "@consistency-lab/sim/testing";
 
 /** One input a clone check feeds to both networks. */
@@ -65,18 +71,19 @@ function apply(net: HandNetwork<unknown>, input: CloneInput): void {
 }
 
 export interface CloneCheckResult {
-  /** The first input after the branch at which the two networks' Readys or fingerprints differed, if any. */
+  /** The first input after the branch at which the two networks differed (0: right after the clone), if any. */
   divergedAt?: number;
   detail?: string;
-  /** How many Readys were compared. */
+  /** How many Readys the original drained after the branch. */
   readys: number;
 }
 
 /**
  * checkClones runs a seeded script on a hand network of the engine, branches it (every core through its own
- * `clone()`) after `prefix` inputs, feeds the rest of the script to both, and compares every Ready drained (as
- * JSON) and every core's fingerprint after each input. A clone that shares state with its original, or misses
- * part of it (an rng, a timer, a pending outbox), shows up as a difference.
+ * `clone()`) after `prefix` inputs, feeds the rest of the script to both in lockstep, and compares after each
+ * input the Readys drained (as JSON) and every live core's fingerprint. A clone that shares state with its
+ * original, or misses part of it (an rng, a timer, a pending outbox), shows up as a difference; so does an
+ * original that changes when only its clone gets input.
  */
 export function checkClones(
   engine: EngineDefinition<any>,
@@ -98,55 +105,39 @@ export function checkClones(
   const script = cloneScript(a.ids, seed, o.length ?? 600);
   const prefix = o.prefix ?? Math.floor(script.length / 3);
   for (const input of script.slice(0, prefix)) apply(a, input);
+  if (a.core(a.ids[0]!).fingerprint === undefined) {
+    return { divergedAt: 0, detail: `${engine.name}: core has no fingerprint()`, readys: 0 };
+  }
   const b = a.clone();
-  for (const id of a.ids) {
-    const fa = a.core(id).fingerprint?.();
-    if (fa === undefined)
-      return { divergedAt: 0, detail: `${engine.name}: core has no fingerprint()`, readys: 0 };
-    if (b.core(id).fingerprint!() !== fa)
-      return { divergedAt: 0, detail: `${id}: fingerprint differs right after clone()`, readys: 0 };
-  }
-  const seenA: string[] = [];
-  const seenB: string[] = [];
-  a.onReady = (id, rd) => seenA.push(`${id} ${JSON.stringify(rd)}`);
-  b.onReady = (id, rd) => seenB.push(`${id} ${JSON.stringify(rd)}`);
+  const drained = new Map<HandNetwork<unknown>, string[]>([
+    [a, []],
+    [b, []],
+  ]);
   let readys = 0;
-  for (const [i, input] of script.slice(prefix).entries()) {
-    apply(a, input);
-    apply(b, input);
-    for (let j = readys; j < Math.max(seenA.length, seenB.length); j++) {
-      if (seenA[j] !== seenB[j]) {
-        return {
-          divergedAt: i + 1,
-          detail: `Ready ${j} after ${JSON.stringify(input)}:\n  original ${seenA[j]}\n  clone    ${seenB[j]}`,
-          readys: j,
-        };
-      }
-    }
-    readys = seenA.length;
-    for (const id of a.ids) {
-      if (a.isDown(id)) continue;
-      if (a.core(id).fingerprint!() !== b.core(id).fingerprint!()) {
-        return {
-          divergedAt: i + 1,
-          detail: `${id}: fingerprints differ after ${JSON.stringify(input)}`,
-          readys,
-        };
-      }
-    }
-  }
-  // Independence: inputs only the clone sees leave the original's state as it was.
-  const before = a.ids.filter((id) => !a.isDown(id)).map((id) => a.core(id).fingerprint!());
-  const live = b.ids.find((id) => !b.isDown(id))!;
-  b.request(live, { op: "put", key: "clone-only", value: "x" });
-  b.runFor(200);
-  const after = a.ids.filter((id) => !a.isDown(id)).map((id) => a.core(id).fingerprint!());
-  if (after.join() !== before.join()) {
-    return {
-      divergedAt: script.length - prefix + 1,
-      detail: "the original changed when only its clone got input",
-      readys,
-    };
-  }
-  return { readys };
+  a.onReady = (id, rd) => {
+    readys++;
+    drained.get(a)!.push(`${id} ${JSON.stringify(rd)}`);
+  };
+  b.onReady = (id, rd) => drained.get(b)!.push(`${id} ${JSON.stringify(rd)}`);
+  const observe = (net: HandNetwork<unknown>): string => {
+    const lines = drained.get(net)!.splice(0);
+    for (const id of net.ids) if (!net.isDown(id)) lines.push(`${id} ${net.core(id).fingerprint!()}`);
+    return lines.join("\n");
+  };
+  const d = lockstep(
+    a,
+    b,
+    script.slice(prefix).map((input) => (net: HandNetwork<unknown>) => apply(net, input)),
+    observe,
+    (net) => {
+      net.request(net.ids.find((id) => !net.isDown(id))!, { op: "put", key: "clone-only", value: "x" });
+      net.runFor(200);
+    },
+  );
+  if (d === undefined) return { readys };
+  const at =
+    d.step === 0
+      ? "right after clone()"
+      : `after ${JSON.stringify(script[prefix + d.step - 1] ?? "a clone-only put")}`;
+  return { divergedAt: d.step, detail: `${at}:\n  original ${d.original}\n  clone    ${d.clone}`, readys };
 }

@@ -109,6 +109,8 @@ export const memoryBrokenLaggingReplica: EngineDefinition<ReplicateMessage> = {
   name: "memory-broken-lagging-replica",
   description: "two replicas that ack writes before replicating and serve reads from either replica",
   broken: "acknowledges a write before it is replicated and serves reads from a replica that may not have it",
+  keptBecause:
+    "proves the suite can fail: src/memory.test.ts 'is caught breaking a declared guarantee within 20 seeds, with a replay command'",
   options: [],
   defaultNodes: 2,
   create: (init) => new LaggingReplicaCore(init),
