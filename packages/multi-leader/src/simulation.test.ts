@@ -12,12 +12,13 @@ function dumps(c: SimCluster): string[] {
 }
 
 describe("multi-leader in simulation", () => {
-  for (const options of [
+  const optionSets: Record<string, string>[] = [
     { topology: "all-to-all" },
     { topology: "ring" },
     { topology: "star", conflicts: "siblings" },
     { topology: "ring", conflicts: "lww-lamport" },
-  ]) {
+  ];
+  for (const options of optionSets) {
     it(`converges after a partition heals (${JSON.stringify(options)})`, () => {
       for (const seed of [1, 2, 3]) {
         const c = new SimCluster({

@@ -252,7 +252,7 @@ export class HandNetwork<M, C extends EngineCore<M> = EngineCore<M>> {
    * messages in flight, cut links, crashed nodes and the clock. Replies, traces and `onReady` start empty.
    */
   clone(): HandNetwork<M, C> {
-    const copy = Object.create(HandNetwork.prototype) as HandNetwork<M, C>;
+    const copy = Object.create(Object.getPrototypeOf(this)) as HandNetwork<M, C>;
     const fields = copy as unknown as Record<string, unknown>;
     Object.assign(fields, this);
     fields.cores = new Map(

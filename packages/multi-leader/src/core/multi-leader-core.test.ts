@@ -3,244 +3,168 @@ import {
   type ClientRequest,
   type EngineDefinition,
   lockstep,
-  Rng,
-  resolveOptions,
+  type OptionValue,
 } from "@consistency-lab/kv";
+import { HandNetwork, type Wire } from "@consistency-lab/sim/testing";
 import { describe, expect, it } from "vitest";
 import { multiLeaderBrokenOutOfOrder, multiLeaderBrokenRingLoop, multiLeaderEngine } from "../engines.js";
 import type { MultiLeaderMessage, UpdatesMessage } from "./messages.js";
 import type { MultiLeaderCore } from "./multi-leader-core.js";
-import { MULTI_LEADER_OPTIONS } from "./options.js";
 
-interface Wire {
-  from: string;
-  to: string;
-  message: MultiLeaderMessage;
+/** Net drives cores by hand (sim/testing): messages wait in flight until a test delivers them. */
+type Net = HandNetwork<MultiLeaderMessage, MultiLeaderCore>;
+
+const network = (
+  options: Record<string, OptionValue> = {},
+  nodes = ["n1", "n2", "n3"],
+  engine: EngineDefinition<MultiLeaderMessage> = multiLeaderEngine,
+): Net => new HandNetwork<MultiLeaderMessage, MultiLeaderCore>({ engine, nodes, options });
+
+/** send hands a request to a node and returns its reply if the node answered at once. */
+const send = (net: Net, to: string, req: Omit<ClientRequest, "id">): ClientReply | undefined =>
+  net.reply(net.request(to, req));
+
+const put = (net: Net, to: string, key: string, value: string, extra: Partial<ClientRequest> = {}) =>
+  send(net, to, { op: "put", key, value, ...extra });
+
+const get = (net: Net, to: string, key: string, extra: Partial<ClientRequest> = {}) =>
+  send(net, to, { op: "get", key, ...extra });
+
+/** drain collects every node's Ready, for tests that step or tick a core directly. */
+const drain = (net: Net): void => {
+  for (const id of net.ids) net.flush(id);
+};
+
+/** take empties the network of messages in flight (dropping the rest) and returns those that match. */
+function take(net: Net, pred: (w: Wire<MultiLeaderMessage>) => boolean): Wire<MultiLeaderMessage>[] {
+  const all = net.inflight;
+  net.inflight = [];
+  return all.filter(pred);
 }
 
-/** Net drives cores by hand: messages wait on the wire until a test delivers them. */
-class Net {
-  cores = new Map<string, MultiLeaderCore>();
-  disks = new Map<string, Map<string, unknown>>();
-  wire: Wire[] = [];
-  replies: ClientReply[] = [];
-  cut = new Set<string>();
-  now = 0;
-  /** Once set, every Ready drained is recorded here as JSON (clone tests compare them). */
-  readys: string[] | undefined;
-  observed = 0;
-  private n = 0;
+/** hand delivers one message straight to its target, whatever the links, and drains the target. */
+function hand(net: Net, w: Wire<MultiLeaderMessage>): void {
+  net.core(w.to).step(w.from, w.message);
+  net.flush(w.to);
+}
 
-  constructor(
-    readonly options: Record<string, string | number> = {},
-    readonly ids = ["n1", "n2", "n3"],
-    readonly engine: EngineDefinition<MultiLeaderMessage> = multiLeaderEngine,
-  ) {
-    for (const id of ids) {
-      this.disks.set(id, new Map());
-      this.start(id);
-    }
-  }
+const dumps = (net: Net): string[] =>
+  [...net.cores.values()].map((c) => JSON.stringify([...c.dump()].sort()));
 
-  start(id: string, now = this.now): void {
-    const options = resolveOptions(MULTI_LEADER_OPTIONS, this.options);
-    this.cores.set(
-      id,
-      this.engine.create({
-        id,
-        peers: this.ids,
-        rng: new Rng(1),
-        options,
-        now,
-        records: this.disks.get(id)!,
-      }) as MultiLeaderCore,
-    );
+/** observer records every Ready the networks drain from now on (clone tests compare them). */
+function observer(nets: Net[]) {
+  const readys = new Map<Net, string[]>();
+  const seen = new Map<Net, number>();
+  for (const n of nets) {
+    const r: string[] = [];
+    readys.set(n, r);
+    seen.set(n, 0);
+    n.onReady = (id, rd) => r.push(`${id} ${JSON.stringify(rd)}`);
   }
-
-  core(id: string): MultiLeaderCore {
-    return this.cores.get(id)!;
-  }
-
-  /** observe is what a clone test compares: the Readys recorded since the last look and every fingerprint. */
-  observe(): string {
-    const readys = this.readys?.splice(0) ?? [];
-    this.observed += readys.length;
-    return JSON.stringify([readys, [...this.cores.values()].map((c) => c.fingerprint())]);
-  }
-
-  /** clone is an independent copy of the whole network: every core cloned, disks and wire copied. */
-  clone(): Net {
-    const b = new Net(this.options, this.ids, this.engine);
-    b.cores = new Map([...this.cores].map(([id, c]) => [id, c.clone()]));
-    b.disks = structuredClone(this.disks);
-    b.wire = structuredClone(this.wire);
-    b.replies = structuredClone(this.replies);
-    b.cut = new Set(this.cut);
-    b.now = this.now;
-    b.n = this.n;
-    return b;
-  }
-
-  drain(): void {
-    for (const [id, c] of this.cores) {
-      const r = c.ready();
-      this.readys?.push(`${id} ${JSON.stringify(r)}`);
-      const disk = this.disks.get(id)!;
-      for (const p of r.persist) {
-        if (p.type === "put") disk.set(p.key, structuredClone(p.value));
-        else disk.delete(p.key);
-      }
-      for (const s of r.send) this.wire.push({ from: id, to: s.to, message: structuredClone(s.message) });
-      this.replies.push(...r.replies);
-    }
-  }
-
-  deliver(max = 10_000): number {
-    this.drain();
-    let n = 0;
-    for (; n < max && this.wire.length > 0; n++) {
-      const w = this.wire.shift()!;
-      if (!this.cut.has(w.from) && !this.cut.has(w.to) && this.cores.has(w.to))
-        this.core(w.to).step(w.from, w.message);
-      this.drain();
-    }
-    return n;
-  }
-
-  tick(ms: number, step = 10): void {
-    for (let t = 0; t < ms; t += step) {
-      this.now += step;
-      for (const c of this.cores.values()) c.tick(this.now);
-      this.deliver();
-    }
-  }
-
-  send(to: string, req: Omit<ClientRequest, "id">): ClientReply | undefined {
-    const id = `r${++this.n}`;
-    this.core(to).request({ id, ...req } as ClientRequest);
-    this.drain();
-    return this.replies.find((r) => r.id === id);
-  }
-
-  put(to: string, key: string, value: string, extra: Partial<ClientRequest> = {}): ClientReply | undefined {
-    return this.send(to, { op: "put", key, value, ...extra });
-  }
-
-  get(to: string, key: string, extra: Partial<ClientRequest> = {}): ClientReply | undefined {
-    return this.send(to, { op: "get", key, ...extra });
-  }
-
-  dumps(): string[] {
-    return [...this.cores.values()].map((c) => JSON.stringify([...c.dump()].sort()));
-  }
+  return {
+    /** observe is what a clone test compares: the Readys recorded since the last look and every fingerprint. */
+    observe: (n: Net): string => {
+      const r = readys.get(n)!.splice(0);
+      seen.set(n, seen.get(n)! + r.length);
+      return JSON.stringify([r, [...n.cores.values()].map((c) => c.fingerprint())]);
+    },
+    observed: (n: Net): number => seen.get(n)!,
+  };
 }
 
 describe("multi-leader core: every node takes writes", () => {
   it("acknowledges a write on any node once durable there, and replicates it to the others", () => {
-    const net = new Net();
-    expect(net.put("n2", "x", "1")).toMatchObject({ ok: true, token: "n2=1" });
+    const net = network();
+    expect(put(net, "n2", "x", "1")).toMatchObject({ ok: true, token: "n2=1" });
     expect(net.disks.get("n2")!.get("u/n2/1")).toMatchObject({ origin: "n2", seq: 1, key: "x", value: "1" });
-    expect(net.wire.map((w) => `${w.from}->${w.to} ${w.message.type}`)).toEqual([
+    expect(net.inflight.map((w) => `${w.from}->${w.to} ${w.message.type}`)).toEqual([
       "n2->n1 updates",
       "n2->n3 updates",
     ]);
-    net.deliver();
-    for (const id of net.ids) expect(net.get(id, "x")).toMatchObject({ ok: true, value: "1" });
+    net.settle();
+    for (const id of net.ids) expect(get(net, id, "x")).toMatchObject({ ok: true, value: "1" });
   });
 
   it("delete replicates as a tombstone; cas compares locally", () => {
-    const net = new Net();
-    net.put("n1", "x", "1");
-    net.deliver();
-    expect(net.send("n3", { op: "cas", key: "x", expected: "1", value: "2" })).toMatchObject({
+    const net = network();
+    put(net, "n1", "x", "1");
+    net.settle();
+    expect(send(net, "n3", { op: "cas", key: "x", expected: "1", value: "2" })).toMatchObject({
       ok: true,
       swapped: true,
     });
-    expect(net.send("n3", { op: "cas", key: "x", expected: "1", value: "3" })).toMatchObject({
+    expect(send(net, "n3", { op: "cas", key: "x", expected: "1", value: "3" })).toMatchObject({
       ok: true,
       swapped: false,
     });
-    net.deliver();
-    net.send("n2", { op: "delete", key: "x" });
-    net.deliver();
-    expect(net.dumps()).toEqual(Array(3).fill("[]"));
+    net.settle();
+    send(net, "n2", { op: "delete", key: "x" });
+    net.settle();
+    expect(dumps(net)).toEqual(Array(3).fill("[]"));
   });
 
   it("retransmits until acknowledged: a write made during a partition arrives after it heals", () => {
-    const net = new Net();
-    net.cut.add("n3");
-    net.put("n1", "x", "1");
-    net.deliver();
-    expect(net.get("n3", "x")?.value).toBeNull();
-    net.cut.clear();
-    net.tick(200);
-    expect(net.get("n3", "x")?.value).toBe("1");
+    const net = network();
+    net.isolate("n3");
+    put(net, "n1", "x", "1");
+    net.settle();
+    expect(get(net, "n3", "x")?.value).toBeNull();
+    net.heal();
+    net.runFor(200);
+    expect(get(net, "n3", "x")?.value).toBe("1");
     // Once acknowledged, nothing more is sent: the cluster goes quiet.
-    net.tick(300);
+    net.runFor(300);
     expect(net.core("n1").status().lag).toBe(0);
-    expect(net.wire).toEqual([]);
+    expect(net.inflight).toEqual([]);
   });
 
   it("restores its log, state and clocks from what it persisted", () => {
-    const net = new Net();
-    net.put("n1", "x", "1");
-    net.deliver();
-    net.start("n1");
-    expect(net.get("n1", "x")?.value).toBe("1");
-    expect(net.put("n1", "y", "2")).toMatchObject({ token: "n1=2" });
+    const net = network();
+    put(net, "n1", "x", "1");
+    net.settle();
+    net.restart("n1");
+    expect(get(net, "n1", "x")?.value).toBe("1");
+    expect(put(net, "n1", "y", "2")).toMatchObject({ token: "n1=2" });
   });
 });
 
 describe("multi-leader core: causal delivery", () => {
   it("buffers an update that overtook one it depends on, and applies both in order", () => {
-    const net = new Net();
-    net.put("n1", "x", "first");
-    net.deliver();
-    net.cut.add("n3");
-    net.put("n1", "x", "second");
-    net.drain();
+    const net = network();
+    put(net, "n1", "x", "first");
+    net.settle();
+    net.isolate("n3");
+    put(net, "n1", "x", "second");
     // n2 gets n1's second write, then overwrites it; n2's update depends on n1:2.
-    const toN2 = net.wire.filter((w) => w.to === "n2");
-    net.wire = [];
-    for (const w of toN2) net.core("n2").step(w.from, w.message);
-    net.put("n2", "x", "third");
-    net.drain();
-    const third = net.wire.find((w) => w.from === "n2" && w.to === "n3")!;
-    net.wire = [];
-    net.cut.clear();
+    for (const w of take(net, (w) => w.to === "n2")) hand(net, w);
+    put(net, "n2", "x", "third");
+    const third = take(net, (w) => w.from === "n2" && w.to === "n3")[0]!;
+    net.heal();
     // n2's update reaches n3 before n1's: it must wait.
-    net.core("n3").step(third.from, third.message);
+    hand(net, third);
     expect(net.core("n3").status().buffered).toBe(1);
-    expect(net.get("n3", "x")?.value).toBe("first");
-    net.tick(200);
+    expect(get(net, "n3", "x")?.value).toBe("first");
+    net.runFor(200);
     expect(net.core("n3").status().buffered).toBe(0);
-    expect(net.dumps()).toEqual(Array(3).fill(JSON.stringify([["x", ["third"]]])));
+    expect(dumps(net)).toEqual(Array(3).fill(JSON.stringify([["x", ["third"]]])));
   });
 
   it("acks the sender of a buffered update once it applies, not only the sender of the message that unblocked it", () => {
     // Found by `clab nemesis` on real processes: a restarted node buffered n2's catch-up behind n3's, and n2 only
     // learnt of the progress at its next sync interval, so catching up 3,000 updates took seconds.
-    const net = new Net();
-    net.put("n1", "x", "first");
-    net.deliver();
-    net.put("n1", "x", "second");
-    net.drain();
-    const n1ToN3 = net.wire.find((w) => w.from === "n1" && w.to === "n3")!;
-    const toN2 = net.wire.filter((w) => w.to === "n2");
-    net.wire = [];
-    for (const w of toN2) net.core("n2").step(w.from, w.message);
-    net.put("n2", "x", "third");
-    net.drain();
-    const third = net.wire.find((w) => w.from === "n2" && w.to === "n3")!;
-    net.wire = [];
-    net.core("n3").step(third.from, third.message);
+    const net = network();
+    put(net, "n1", "x", "first");
+    net.settle();
+    put(net, "n1", "x", "second");
+    const n1ToN3 = net.inflight.find((w) => w.from === "n1" && w.to === "n3")!;
+    for (const w of take(net, (w) => w.to === "n2")) hand(net, w);
+    put(net, "n2", "x", "third");
+    hand(net, take(net, (w) => w.from === "n2" && w.to === "n3")[0]!);
     expect(net.core("n3").status().buffered).toBe(1);
-    net.drain();
-    net.wire = [];
-    net.core("n3").step(n1ToN3.from, n1ToN3.message);
-    net.drain();
+    net.inflight = [];
+    hand(net, n1ToN3);
     expect(net.core("n3").status().buffered).toBe(0);
-    const acks = net.wire.filter((w) => w.from === "n3" && w.message.type === "ack");
+    const acks = net.inflight.filter((w) => w.from === "n3" && w.message.type === "ack");
     expect(acks.map((w) => w.to).sort()).toEqual(["n1", "n2"]);
     for (const a of acks) expect(a.message).toMatchObject({ applied: { n1: 2, n2: 1 } });
   });
@@ -248,44 +172,45 @@ describe("multi-leader core: causal delivery", () => {
   it("catches up after a long partition even when one origin's backlog depends on another's", () => {
     // Ring n1 → n2 → n3 → n1: n3 gets n1's updates only through n2. n2's backlog for n3 (150 updates) depends on
     // n1's (100): every retransmission must carry the oldest missing update of each origin, or n3 waits forever.
-    const net = new Net({ topology: "ring" });
-    net.cut.add("n3");
-    net.put("n2", "first", "0");
-    for (let i = 0; i < 100; i++) net.put("n1", `a${i}`, String(i));
-    net.deliver();
-    for (let i = 0; i < 150; i++) net.put("n2", `b${i}`, String(i));
-    net.deliver();
-    net.cut.clear();
-    net.tick(2000);
+    const net = network({ topology: "ring" });
+    net.isolate("n3");
+    put(net, "n2", "first", "0");
+    for (let i = 0; i < 100; i++) put(net, "n1", `a${i}`, String(i));
+    net.settle();
+    for (let i = 0; i < 150; i++) put(net, "n2", `b${i}`, String(i));
+    net.settle();
+    net.heal();
+    net.runFor(2000);
     expect(net.core("n3").status().buffered).toBe(0);
-    expect(new Set(net.dumps()).size).toBe(1);
+    expect(new Set(dumps(net)).size).toBe(1);
     expect(net.core("n3").dump().size).toBe(251);
   });
 
   it("broken out-of-order variant: an overtaken update is taken for a duplicate and never applied", () => {
-    const net = new Net({ conflicts: "lww-hlc" }, ["n1", "n2", "n3"], multiLeaderBrokenOutOfOrder);
-    net.cut.add("n3");
-    net.put("n1", "a", "1");
-    net.deliver();
-    net.cut.clear();
-    net.put("n1", "b", "2");
-    net.deliver();
-    net.tick(300);
-    expect(net.get("n3", "a")?.value).toBeNull();
-    expect(net.get("n2", "a")?.value).toBe("1");
+    const net = network({ conflicts: "lww-hlc" }, ["n1", "n2", "n3"], multiLeaderBrokenOutOfOrder);
+    net.isolate("n3");
+    put(net, "n1", "a", "1");
+    net.settle();
+    net.heal();
+    put(net, "n1", "b", "2");
+    net.settle();
+    net.runFor(300);
+    expect(get(net, "n3", "a")?.value).toBeNull();
+    expect(get(net, "n2", "a")?.value).toBe("1");
   });
 });
 
 describe("multi-leader core: conflict resolution", () => {
   it("LWW by HLC keeps the write with the larger timestamp and logs what it discarded", () => {
-    const net = new Net();
+    const net = network();
     net.now = 100;
     net.core("n1").tick(100);
     net.core("n2").tick(150);
-    net.put("n1", "x", "from-n1");
-    net.put("n2", "x", "from-n2");
-    net.deliver();
-    expect(net.dumps()).toEqual(Array(3).fill(JSON.stringify([["x", ["from-n2"]]])));
+    drain(net);
+    put(net, "n1", "x", "from-n1");
+    put(net, "n2", "x", "from-n2");
+    net.settle();
+    expect(dumps(net)).toEqual(Array(3).fill(JSON.stringify([["x", ["from-n2"]]])));
     expect(net.core("n1").status()).toMatchObject({ conflicts: 1, discarded: 1 });
     expect(net.core("n1").conflicts()[0]).toMatchObject({
       key: "x",
@@ -293,74 +218,74 @@ describe("multi-leader core: conflict resolution", () => {
       kept: [{ value: "from-n2", dot: "n2:1" }],
       discarded: [{ value: "from-n1", dot: "n1:1" }],
     });
-    net.core("n1").admin({ id: "c", command: "conflicts" });
-    net.drain();
-    expect(JSON.parse(net.replies.find((r) => r.id === "c")!.value!)).toHaveLength(1);
+    const c = net.admin("n1", "conflicts");
+    expect(JSON.parse(net.reply(c)!.value!)).toHaveLength(1);
   });
 
   it("LWW by HLC lets a skewed clock win over a write made later in real time (the documented loss)", () => {
-    const net = new Net();
+    const net = network();
     net.core("n1").tick(5000); // n1's clock runs 5 s ahead
     net.core("n2").tick(100);
-    net.put("n1", "x", "early-but-skewed");
-    net.put("n2", "x", "later");
-    net.deliver();
-    expect(net.dumps()).toEqual(Array(3).fill(JSON.stringify([["x", ["early-but-skewed"]]])));
+    drain(net);
+    put(net, "n1", "x", "early-but-skewed");
+    put(net, "n2", "x", "later");
+    net.settle();
+    expect(dumps(net)).toEqual(Array(3).fill(JSON.stringify([["x", ["early-but-skewed"]]])));
   });
 
   it("LWW by Lamport orders by (counter, node id)", () => {
-    const net = new Net({ conflicts: "lww-lamport" });
-    net.put("n1", "x", "a");
-    net.put("n1", "x", "b"); // counter 2 at n1
-    net.put("n2", "x", "c"); // counter 1 at n2
-    net.deliver();
-    expect(net.dumps()).toEqual(Array(3).fill(JSON.stringify([["x", ["b"]]])));
-    const net2 = new Net({ conflicts: "lww-lamport" });
-    net2.put("n1", "x", "a");
-    net2.put("n2", "x", "c"); // same counter: the larger node id wins
-    net2.deliver();
-    expect(net2.dumps()).toEqual(Array(3).fill(JSON.stringify([["x", ["c"]]])));
+    const net = network({ conflicts: "lww-lamport" });
+    put(net, "n1", "x", "a");
+    put(net, "n1", "x", "b"); // counter 2 at n1
+    put(net, "n2", "x", "c"); // counter 1 at n2
+    net.settle();
+    expect(dumps(net)).toEqual(Array(3).fill(JSON.stringify([["x", ["b"]]])));
+    const net2 = network({ conflicts: "lww-lamport" });
+    put(net2, "n1", "x", "a");
+    put(net2, "n2", "x", "c"); // same counter: the larger node id wins
+    net2.settle();
+    expect(dumps(net2)).toEqual(Array(3).fill(JSON.stringify([["x", ["c"]]])));
   });
 
   it("siblings keeps concurrent writes with a context; a write with that context replaces them", () => {
-    const net = new Net({ conflicts: "siblings" });
-    net.put("n1", "x", "a");
-    net.put("n2", "x", "b");
-    net.deliver();
-    const r = net.get("n3", "x")!;
+    const net = network({ conflicts: "siblings" });
+    put(net, "n1", "x", "a");
+    put(net, "n2", "x", "b");
+    net.settle();
+    const r = get(net, "n3", "x")!;
     expect(r).toMatchObject({ ok: true, values: ["a", "b"] });
     expect(r.context).toBe("n1=1,n2=1");
     expect(net.core("n3").conflicts().at(-1)).toMatchObject({ rule: "siblings", discarded: [] });
-    net.put("n3", "x", "merged", { options: { context: r.context! } });
-    net.deliver();
-    expect(net.dumps()).toEqual(Array(3).fill(JSON.stringify([["x", ["merged"]]])));
+    put(net, "n3", "x", "merged", { options: { context: r.context! } });
+    net.settle();
+    expect(dumps(net)).toEqual(Array(3).fill(JSON.stringify([["x", ["merged"]]])));
   });
 
   it("siblings: a write with a stale context stays beside what it had not seen", () => {
-    const net = new Net({ conflicts: "siblings" });
-    net.put("n1", "x", "a");
-    net.deliver();
-    const ctx = net.get("n1", "x")!.context!;
-    net.put("n2", "x", "b", { options: { context: ctx } });
-    net.put("n1", "x", "c", { options: { context: ctx } });
-    net.deliver();
-    expect(net.get("n3", "x")).toMatchObject({ values: ["b", "c"] });
+    const net = network({ conflicts: "siblings" });
+    put(net, "n1", "x", "a");
+    net.settle();
+    const ctx = get(net, "n1", "x")!.context!;
+    put(net, "n2", "x", "b", { options: { context: ctx } });
+    put(net, "n1", "x", "c", { options: { context: ctx } });
+    net.settle();
+    expect(get(net, "n3", "x")).toMatchObject({ values: ["b", "c"] });
   });
 });
 
 describe("multi-leader core: sessions", () => {
   it("a node behind the session token waits, serves once caught up, or refuses with KV_UNAVAILABLE", () => {
-    const net = new Net({ sessionWaitMs: 100 });
-    net.cut.add("n3");
-    const token = net.put("n1", "x", "1")!.token!;
-    net.deliver();
+    const net = network({ sessionWaitMs: 100 });
+    net.isolate("n3");
+    const token = put(net, "n1", "x", "1")!.token!;
+    net.settle();
     const session = { clientId: "c", seq: 2, token };
-    expect(net.get("n3", "x", { session })).toBeUndefined();
-    net.tick(120);
+    expect(get(net, "n3", "x", { session })).toBeUndefined();
+    net.runFor(120);
     expect(net.replies.at(-1)?.error?.code).toBe("KV_UNAVAILABLE");
-    net.cut.clear();
-    net.tick(200);
-    expect(net.get("n3", "x", { session })).toMatchObject({ ok: true, value: "1" });
+    net.heal();
+    net.runFor(200);
+    expect(get(net, "n3", "x", { session })).toMatchObject({ ok: true, value: "1" });
   });
 });
 
@@ -368,16 +293,13 @@ describe("multi-leader core: topologies and loop prevention", () => {
   const five = ["n1", "n2", "n3", "n4", "n5"];
 
   it("ring: each node forwards to the next; an update stops before returning to its origin", () => {
-    const net = new Net({ topology: "ring" }, five);
-    net.put("n3", "x", "1");
+    const net = network({ topology: "ring" }, five);
+    put(net, "n3", "x", "1");
     const hops: string[] = [];
-    net.drain();
-    while (net.wire.length > 0) {
-      const w = net.wire.shift()!;
+    for (let w = net.inflight[0]; w !== undefined; w = net.inflight[0]) {
       if (w.message.type === "updates")
         hops.push(`${w.from}->${w.to} path=${(w.message as UpdatesMessage).updates[0]!.path.join(",")}`);
-      net.core(w.to).step(w.from, w.message);
-      net.drain();
+      net.deliverOne();
     }
     expect(hops).toEqual([
       "n3->n4 path=n3",
@@ -385,32 +307,26 @@ describe("multi-leader core: topologies and loop prevention", () => {
       "n5->n1 path=n3,n4,n5",
       "n1->n2 path=n3,n4,n5,n1",
     ]);
-    expect(new Set(net.dumps()).size).toBe(1);
+    expect(new Set(dumps(net)).size).toBe(1);
   });
 
   it("star: leaves send to the hub, the hub forwards to the other leaves", () => {
-    const net = new Net({ topology: "star" }, five);
-    net.put("n4", "x", "1");
-    net.drain();
-    expect(net.wire.map((w) => w.to)).toEqual(["n1"]);
-    net.deliver();
-    expect(new Set(net.dumps()).size).toBe(1);
-    expect(net.get("n2", "x")?.value).toBe("1");
+    const net = network({ topology: "star" }, five);
+    put(net, "n4", "x", "1");
+    expect(net.inflight.map((w) => w.to)).toEqual(["n1"]);
+    net.settle();
+    expect(new Set(dumps(net)).size).toBe(1);
+    expect(get(net, "n2", "x")?.value).toBe("1");
   });
 
   it("broken ring without loop prevention: updates come round again and overwrite newer writes", () => {
-    const net = new Net({ topology: "ring" }, ["n1", "n2", "n3"], multiLeaderBrokenRingLoop);
-    net.put("n1", "x", "old");
-    net.drain();
-    net.put("n3", "x", "new");
-    net.drain();
+    const net = network({ topology: "ring" }, ["n1", "n2", "n3"], multiLeaderBrokenRingLoop);
+    put(net, "n1", "x", "old");
+    put(net, "n3", "x", "new");
     // Deliver hop by hop and watch each node's value: one goes back from "new" to "old".
     const seen = new Map<string, string[]>(net.ids.map((id) => [id, []]));
     let hops = 0;
-    while (net.wire.length > 0) {
-      const w = net.wire.shift()!;
-      net.core(w.to).step(w.from, w.message);
-      net.drain();
+    while (net.deliverOne()) {
       hops++;
       for (const id of net.ids) {
         const v = [...(net.core(id).dump().get("x") ?? [])].join();
@@ -426,37 +342,29 @@ describe("multi-leader core: topologies and loop prevention", () => {
 
 describe("multi-leader core: cloneable state", () => {
   it("a clone of every core taken mid-run produces the same Readys as the original for the same inputs", () => {
-    const a = new Net({ conflicts: "siblings", topology: "ring" }, ["n1", "n2", "n3", "n4"]);
-    a.put("n1", "x", "1");
-    a.deliver();
-    a.cut.add("n3");
-    a.put("n2", "x", "2");
-    a.put("n4", "y", "1");
-    const token = a.put("n1", "z", "1")!.token!;
-    a.get("n3", "z", { session: { clientId: "c", seq: 2, token } });
-    a.tick(40);
+    const a = network({ conflicts: "siblings", topology: "ring" }, ["n1", "n2", "n3", "n4"]);
+    put(a, "n1", "x", "1");
+    a.settle();
+    a.isolate("n3");
+    put(a, "n2", "x", "2");
+    put(a, "n4", "y", "1");
+    const token = put(a, "n1", "z", "1")!.token!;
+    get(a, "n3", "z", { session: { clientId: "c", seq: 2, token } });
+    a.runFor(40);
     // Mid-run: updates in flight, n3 cut off with a parked read.
     const b = a.clone();
     const script: ((n: Net) => void)[] = [
-      (n) => n.put("n3", "x", "3"),
-      (n) => n.deliver(),
-      (n) => n.cut.clear(),
-      (n) => n.tick(150),
-      (n) => n.put("n4", "x", "merged", { options: { context: n.get("n4", "x")!.context! } }),
-      (n) => n.tick(300),
-      (n) => n.core("n2").admin({ id: "c", command: "conflicts" }),
-      (n) => n.deliver(),
+      (n) => put(n, "n3", "x", "3"),
+      (n) => n.settle(),
+      (n) => n.heal(),
+      (n) => n.runFor(150),
+      (n) => put(n, "n4", "x", "merged", { options: { context: get(n, "n4", "x")!.context! } }),
+      (n) => n.runFor(300),
+      (n) => n.admin("n2", "conflicts"),
+      (n) => n.settle(),
     ];
-    for (const n of [a, b]) n.readys = [];
-    expect(
-      lockstep(
-        a,
-        b,
-        script,
-        (n) => n.observe(),
-        (n) => n.put("n1", "clone-only", "x"),
-      ),
-    ).toBeUndefined();
-    expect(a.observed).toBeGreaterThan(20);
+    const { observe, observed } = observer([a, b]);
+    expect(lockstep(a, b, script, observe, (n) => put(n, "n1", "clone-only", "x"))).toBeUndefined();
+    expect(observed(a)).toBeGreaterThan(20);
   });
 });
