@@ -2,24 +2,35 @@
  * Micro-benchmark of the history checker (@consistency-lab/checker): time and peak memory of checkLinearizableSync
  * on generated linearizable histories — 1k / 10k / 100k ops over 1 / 10 / 100 keys, 10 client processes, 0 % or
  * 5 % indeterminate (`info`) ops — and on adversarial single-key histories with 10, 20 and 50 concurrent processes,
- * which may end `unknown` at the time limit (the point is that they end, with bounded memory).
+ * which may end `unknown` at the time limit (the point is that they end, with bounded memory) — and on Jepsen-style kv
+ * twins (`generateKvHistory`: get / put / append on 10 keys, 10, 50 and 100 processes, 2,000 and 5,000 ops), the
+ * linearizable history and the same history with one read made stale (issue 14's "violation case").
  *
  * Time is tinybench's mean over a few runs in this process (the first run includes JIT warm-up, so a warm-up run is
  * made). Peak memory is measured in a fresh child process per scenario (`process.resourceUsage().maxRSS` after one
  * check, minus the RSS once the history is parsed), since a synchronous search cannot be sampled from inside.
  *
  * Run: `pnpm turbo run build --filter=@consistency-lab/bench... && node bench/dist/micro/checker.js`
- * Options: CLAB_CHECKER_QUICK=1 skips the 100k-op rows; CLAB_MICRO_JSON=FILE also writes the rows as JSON.
+ * Options: CLAB_CHECKER_QUICK=1 skips the 100k-op rows; CLAB_CHECKER_ONLY=TEXT runs the rows whose name contains TEXT
+ * (e.g. `kv`); CLAB_MICRO_JSON=FILE also writes the rows as JSON.
  */
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { checkLinearizableSync, generateHistory, type Op, parseHistory } from "@consistency-lab/checker";
+import {
+  checkLinearizableSync,
+  generateHistory,
+  generateKvHistory,
+  type Op,
+  parseHistory,
+} from "@consistency-lab/checker";
 import { Bench } from "tinybench";
 import type { MicroRow } from "./micro-row.js";
 
 interface Scenario {
   name: string;
+  /** A kv twin from generateKvHistory instead of a register history from generateHistory. */
+  kv?: "linearizable" | "violating";
   ops: number;
   keys: number;
   processes: number;
@@ -61,7 +72,33 @@ function scenarios(): Scenario[] {
       latency: 20,
     });
   }
+  for (const ops of [2000, 5000]) {
+    for (const processes of [10, 50, 100]) {
+      for (const kv of ["violating", "linearizable"] as const) {
+        out.push({
+          name: `kv ${kv === "violating" ? "violation (one stale read)" : "linearizable twin"}: ${processes} processes, ${ops} ops, 10 keys (seeds ${KV_SEEDS.join(",")}, per history)`,
+          kv,
+          ops,
+          keys: 10,
+          processes,
+          infoRate: 0,
+          timeLimitMs: ADVERSARIAL_LIMIT_MS,
+          latency: 10,
+        });
+      }
+    }
+  }
   return out;
+}
+
+/** KV_SEEDS: how hard a kv history is varies much from seed to seed, so each kv row checks several (mean per history). */
+const KV_SEEDS = [1, 2, 3, 4];
+
+function histories(s: Scenario): Op[][] {
+  if (!s.kv) return [history(s)];
+  return KV_SEEDS.map((seed) =>
+    parseHistory(generateKvHistory({ processes: s.processes, keys: s.keys, ops: s.ops, seed })[s.kv!]),
+  );
 }
 
 function history(s: Scenario): Op[] {
@@ -79,11 +116,12 @@ function history(s: Scenario): Op[] {
 
 /** Child mode: one check, then the peak memory. */
 function runOne(s: Scenario): void {
-  const ops = history(s);
+  const all = histories(s);
   const base = process.memoryUsage().rss;
   const t0 = performance.now();
-  const r = checkLinearizableSync(ops, { timeLimitMs: s.timeLimitMs });
-  const seconds = (performance.now() - t0) / 1000;
+  const verdicts = all.map((ops) => checkLinearizableSync(ops, { timeLimitMs: s.timeLimitMs }).verdict);
+  const r = { verdict: verdicts.join("/") };
+  const seconds = (performance.now() - t0) / 1000 / all.length;
   const peak = process.resourceUsage().maxRSS * 1024;
   process.stdout.write(
     JSON.stringify({
@@ -96,7 +134,8 @@ function runOne(s: Scenario): void {
 }
 
 async function main(): Promise<void> {
-  const list = scenarios();
+  const only = process.env.CLAB_CHECKER_ONLY;
+  const list = scenarios().filter((s) => !only || s.name.includes(only));
   const rows: MicroRow[] = [];
   const table: string[] = [];
   table.push("| history | verdict | mean time (s) | runs | peak RSS (MB) | RSS growth in check (MB) |");
@@ -108,11 +147,12 @@ async function main(): Promise<void> {
         maxBuffer: 1 << 20,
       }),
     ) as { verdict: string; seconds: number; peakMb: number; growthMb: number };
-    const ops = history(s);
-    const heavy = s.ops >= 100_000 || s.timeLimitMs === ADVERSARIAL_LIMIT_MS;
+    const all = histories(s);
+    // The kv violation rows, the figures issue 14 targets, run a few times; their linearizable twins once.
+    const heavy = s.ops >= 100_000 || (s.timeLimitMs === ADVERSARIAL_LIMIT_MS && s.kv !== "violating");
     const bench = new Bench({
       name: "checker",
-      iterations: heavy ? 1 : 5,
+      iterations: heavy ? 1 : s.kv ? 3 : 5,
       time: 0,
       warmup: !heavy,
       warmupIterations: 1,
@@ -120,12 +160,15 @@ async function main(): Promise<void> {
     });
     let verdict = "";
     bench.add(s.name, () => {
-      verdict = checkLinearizableSync(ops, { timeLimitMs: s.timeLimitMs }).verdict;
+      verdict = all
+        .map((ops) => checkLinearizableSync(ops, { timeLimitMs: s.timeLimitMs }).verdict)
+        .join("/");
     });
     await bench.run();
     const task = bench.tasks[0]!;
     const result = task.result as { latency?: { mean: number }; runs?: number } | undefined;
-    const mean = result?.latency?.mean ?? Number.NaN;
+    // Per history: a kv row checks one history per seed in each run.
+    const mean = (result?.latency?.mean ?? Number.NaN) / all.length;
     const runs = task.runs;
     table.push(
       `| ${s.name} | ${verdict} | ${(mean / 1000).toFixed(3)} | ${runs} | ${child.peakMb.toFixed(0)} | ${child.growthMb.toFixed(0)} |`,

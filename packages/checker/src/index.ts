@@ -30,4 +30,10 @@ export type { PartitionOutcome } from "./wgl.js";
 /** Verdict is what `clab check` reports per file and model: `invalid` is a malformed history. */
 export type Verdict = "ok" | "violation" | "unknown" | "invalid";
 export { renderReport, writeReport } from "./report.js";
-export { type GenerateOptions, generateHistory } from "./testing/generate.js";
+export {
+  type GenerateOptions,
+  generateHistory,
+  generateKvHistory,
+  type KvHistoryOptions,
+  type KvHistoryTwins,
+} from "./testing/generate.js";

@@ -6,7 +6,7 @@ import { explainOutcome, opLabel } from "./explain.js";
 import { builtinModel, kvModel } from "./kv-model.js";
 import type { Model } from "./model.js";
 import type { Op } from "./op.js";
-import { checkPartitionLinearizable, type PartitionOutcome, type SearchLimits } from "./wgl.js";
+import { type PartitionOutcome, type SearchLimits, searchPartition } from "./wgl.js";
 
 /** LinearizabilityOptions tune checkLinearizable. */
 export interface LinearizabilityOptions {
@@ -78,8 +78,13 @@ function partitionsOf(ops: Op[], model: Model): Op[][] {
 
 /**
  * checkLinearizableSync checks a history for linearizability in the calling thread: per partition (key) WGL search
- * with memoization (see wgl.ts), keys smallest first. Verdict `unknown` when the time or memory limit is reached —
- * never a silent pass.
+ * with memoization (see wgl.ts). Verdict `unknown` when the time or memory limit is reached — never a silent pass.
+ *
+ * The keys are searched side by side, smallest first, in rounds that double each key's share of search steps, and
+ * the check stops at the first key found not linearizable (one is enough for the verdict): a violation that is
+ * cheap to find is then not kept waiting behind a key that is hard to prove linearizable, which is Porcupine's
+ * "first illegal partition cancels the others", without threads. Keys left unsearched are reported `unknown`.
+ * A linearizable history costs the same as searching its keys one after another.
  */
 export function checkLinearizableSync(
   ops: Op[],
@@ -89,8 +94,57 @@ export function checkLinearizableSync(
   const model = opts.model ?? kvModel;
   const limits = limitsOf(opts, start);
   const parts = partitionsOf(ops, model);
-  const outcomes = parts.map((p) => checkPartitionLinearizable(p, model as Model<unknown>, limits));
-  return assemble(ops, parts, outcomes, model, start);
+  return assemble(ops, parts, searchSideBySide(parts, model as Model<unknown>, limits), model, start);
+}
+
+/** FIRST_ROUND_SLICES is each key's share of the first round, in slices of SLICE steps; it doubles every round. */
+const FIRST_ROUND_SLICES = 4;
+
+function searchSideBySide(parts: Op[][], model: Model<unknown>, limits: SearchLimits): PartitionOutcome[] {
+  const outcomes: (PartitionOutcome | undefined)[] = new Array(parts.length);
+  const searches = parts.map((p) => searchPartition(p, model, limits));
+  // Each key's own search time: the clock of an interleaved search also runs while the other keys are searched.
+  const spent = new Float64Array(parts.length);
+  let open = parts.map((_, i) => i);
+  for (let share = FIRST_ROUND_SLICES; open.length > 0; share *= 2) {
+    const still: number[] = [];
+    for (const i of open) {
+      const t = performance.now();
+      let done: PartitionOutcome | undefined;
+      for (let k = 0; k < share && !done; k++) {
+        const step = searches[i]!.next();
+        if (step.done) done = step.value;
+      }
+      spent[i]! += performance.now() - t;
+      if (!done) {
+        still.push(i);
+        continue;
+      }
+      outcomes[i] = { ...done, seconds: spent[i]! / 1000 };
+      if (done.verdict === "violation") {
+        for (let j = 0; j < parts.length; j++) {
+          if (outcomes[j]) continue;
+          searches[j]!.return(undefined as never);
+          outcomes[j] = notSearched(parts[j]!, done.key, spent[j]! / 1000);
+        }
+        return outcomes as PartitionOutcome[];
+      }
+    }
+    open = still;
+  }
+  return outcomes as PartitionOutcome[];
+}
+
+/** notSearched is the outcome of a key left unsearched once another key was found not linearizable. */
+function notSearched(part: Op[], failingKey: string, seconds: number): PartitionOutcome {
+  return {
+    key: part[0]?.key ?? "",
+    ops: part.length,
+    verdict: "unknown",
+    reason: `not searched to the end: key ${JSON.stringify(failingKey)} is not linearizable`,
+    seconds,
+    explored: 0,
+  };
 }
 
 /**
@@ -136,42 +190,47 @@ async function runOnWorkers(
   // Largest first across workers balances the load; results are stored by index.
   const order = parts.map((_, i) => i).sort((a, b) => parts[b]!.length - parts[a]!.length);
   let nextJob = 0;
+  let failed: string | undefined;
   const started = performance.now();
   const url = workerUrl();
   const pool = Array.from({ length: count }, () => new Worker(url));
   try {
-    await Promise.all(
-      pool.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            const send = (): void => {
-              if (nextJob >= order.length) {
-                resolve();
-                return;
-              }
-              const idx = order[nextJob++]!;
-              const remainingMs = budgetMs - (performance.now() - started);
-              w.postMessage({
-                idx,
-                ops: parts[idx]!.map(slim),
-                modelName,
-                remainingMs,
-                budgetWords,
-                keepLinearization,
-              });
-            };
-            w.on("message", (m: { idx: number; outcome: PartitionOutcome }) => {
-              outcomes[m.idx] = m.outcome;
-              send();
-            });
-            w.on("error", reject);
-            send();
-          }),
-      ),
-    );
+    // Resolves when every key is searched, or at the first key that is not linearizable (one decides the verdict;
+    // the searches still running are ended with their workers).
+    await new Promise<void>((resolve, reject) => {
+      let busy = 0;
+      const send = (w: Worker): void => {
+        if (failed !== undefined || nextJob >= order.length) {
+          if (busy === 0 || failed !== undefined) resolve();
+          return;
+        }
+        const idx = order[nextJob++]!;
+        const remainingMs = budgetMs - (performance.now() - started);
+        busy++;
+        w.postMessage({
+          idx,
+          ops: parts[idx]!.map(slim),
+          modelName,
+          remainingMs,
+          budgetWords,
+          keepLinearization,
+        });
+      };
+      for (const w of pool) {
+        w.on("message", (m: { idx: number; outcome: PartitionOutcome }) => {
+          busy--;
+          outcomes[m.idx] = m.outcome;
+          if (m.outcome.verdict === "violation") failed ??= m.outcome.key;
+          send(w);
+        });
+        w.on("error", reject);
+        send(w);
+      }
+    });
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
+  for (let i = 0; i < parts.length; i++) outcomes[i] ??= notSearched(parts[i]!, failed ?? "", 0);
   return outcomes;
 }
 
@@ -220,9 +279,13 @@ function assemble(
     const first = o.blocking !== undefined ? part[o.blocking] : undefined;
     result.summary = `key ${JSON.stringify(o.key)}: ${first ? `${opLabel(first, model)} cannot be linearized` : "no op can be linearized"} after ${o.prefix?.length ?? 0} op(s)`;
     const others = outcomes.filter((x) => x.verdict === "violation").length - 1;
+    const unsearched = outcomes.filter((x) => x.verdict === "unknown").length;
     result.explanation =
       explainOutcome(o, part, model) +
-      (others > 0 ? `\n${others} other key(s) are not linearizable either.` : "");
+      (others > 0 ? `\n${others} other key(s) are not linearizable either.` : "") +
+      (unsearched > 0
+        ? `\n${unsearched} other key(s) were not searched to the end (one failing key decides).`
+        : "");
   } else {
     const unknown = outcomes.filter((o) => o.verdict === "unknown");
     if (unknown.length > 0) {

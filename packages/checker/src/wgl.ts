@@ -67,6 +67,27 @@ export function checkPartitionLinearizable<S>(
   limits: SearchLimits,
   usePrecedence = true,
 ): PartitionOutcome {
+  const search = searchPartition(partition, model, limits, usePrecedence);
+  for (;;) {
+    const step = search.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** SLICE is how many search steps searchPartition takes between two yields (and time/memory checks). */
+export const SLICE = 1024;
+
+/**
+ * searchPartition is checkPartitionLinearizable as a resumable search: it yields every SLICE steps, so that the
+ * keys of a history can be searched side by side and the check can stop at the first key that is not
+ * linearizable (linearizable.ts), and returns the outcome.
+ */
+export function* searchPartition<S>(
+  partition: readonly Op[],
+  model: Model<S>,
+  limits: SearchLimits,
+  usePrecedence = true,
+): Generator<void, PartitionOutcome, void> {
   const t0 = performance.now();
   const key = partition[0]?.key ?? "";
   const positions: number[] = [];
@@ -250,7 +271,8 @@ export function checkPartitionLinearizable<S>(
         linearizationStates: stack.map((f) => describe(f.alts[f.alt]!)),
       });
     }
-    if ((++iter & 1023) === 0) {
+    if (++iter % SLICE === 0) {
+      yield;
       if (performance.now() > limits.deadline) {
         return finish("unknown", {
           reason: `time limit reached after exploring ${memo.entries} configurations`,
