@@ -157,9 +157,7 @@ const stepArb = fc.record({
   readsNull: fc.boolean(),
 });
 
-function buildRandom(
-  steps: fc.RecordValue<typeof stepArb extends fc.Arbitrary<infer T> ? T : never>[],
-): Op[] {
+function buildRandom(steps: (typeof stepArb extends fc.Arbitrary<infer T> ? T : never)[]): Op[] {
   const b = new HistoryBuilder();
   const inFlight = new Map<number, string>();
   for (const s of steps) {

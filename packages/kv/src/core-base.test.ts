@@ -20,7 +20,7 @@ class Counter extends CoreBase<{ n: number }> {
   protected meta(): ClientReply["meta"] {
     return { node: this.id };
   }
-  protected checkRequest(req: ClientRequest): void {
+  protected override checkRequest(req: ClientRequest): void {
     if (req.key === "forbidden") throw new KvError("KV_INVALID_ARGUMENT", "not this key");
   }
   protected handleRequest(req: ClientRequest): void {
@@ -31,7 +31,7 @@ class Counter extends CoreBase<{ n: number }> {
     }
     this.out.reply({ id: req.id, ok: true });
   }
-  protected beforeReady(): void {
+  protected override beforeReady(): void {
     for (const k of this.dirty) this.out.put(`k/${k}`, this.data.get(k));
     this.dirty.clear();
   }

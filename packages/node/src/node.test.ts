@@ -191,7 +191,7 @@ describe("Node with the memory engine", () => {
       opsServed: 2,
       transport: { fake: true },
     });
-    expect((s as { ops: { opsOk: number; opsFailed: number } }).ops).toMatchObject({
+    expect((s as unknown as { ops: { opsOk: number; opsFailed: number } }).ops).toMatchObject({
       opsOk: 1,
       opsFailed: 1,
     });
