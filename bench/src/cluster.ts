@@ -35,10 +35,15 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** freeBasePort finds `count` consecutive free loopback ports. */
+/**
+ * freeBasePort finds `count` consecutive free loopback ports. They are drawn below Linux's ephemeral range
+ * (32768–60999): a port there that is free when checked can be taken a moment later by any outgoing connection or
+ * `listen(0)` of a process running beside this one (tests run in parallel), and the node meant for it fails with
+ * EADDRINUSE.
+ */
 export async function freeBasePort(count: number): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 10_000 + Math.floor(Math.random() * (22_000 - count));
     let ok = true;
     for (let i = 0; i < count && ok; i++) ok = await portFree(base + i);
     if (ok) return base;

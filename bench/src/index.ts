@@ -1,4 +1,4 @@
-export type { Launcher } from "./cluster.js";
+export { freeBasePort, type Launcher } from "./cluster.js";
 export { writeComparison } from "./docs.js";
 export * from "./nemesis/index.js";
 export { PROFILES, type Profile, type Variant } from "./profiles.js";

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freeBasePort } from "@consistency-lab/bench";
 import { checkLinearizableSync, parseHistory } from "@consistency-lab/checker";
 import { KvClient } from "@consistency-lab/client";
 import { type HistoryEvent, isKvError, type NodeStatus } from "@consistency-lab/kv";
@@ -39,24 +40,6 @@ async function waitGone(pids: number[], ms: number): Promise<boolean> {
   return !pids.some(alive);
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-async function freeBase(n: number): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const base = 21_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let j = 0; j < n && ok; j++) ok = await portFree(base + j);
-    if (ok) return base;
-  }
-  throw new Error("no free ports");
-}
-
 interface Up {
   dir: string;
   supervisor: ChildProcess;
@@ -70,7 +53,7 @@ interface Up {
 async function clusterUp(): Promise<Up> {
   const dir = mkdtempSync(join(tmpdir(), "clab-cluster-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const port = await freeBase(3);
+  const port = await freeBasePort(3);
   const supervisor = spawn(
     process.execPath,
     [MAIN, "cluster", "up", "--engine", "raft", "--nodes", "3", "--port", String(port), "--data", dir],
@@ -260,7 +243,7 @@ describe("clab cluster with Raft (real processes)", () => {
   it("cluster up fails with exit 1 and stops the nodes it started when one cannot listen (no crash loop)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "clab-cluster-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const port = await freeBase(3);
+    const port = await freeBasePort(3);
     // Something else holds n2's port (it accepts and holds connections, as a stray process would).
     const held = new Set<import("node:net").Socket>();
     const blocker = createServer((sock) => {
