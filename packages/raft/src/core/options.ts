@@ -52,7 +52,7 @@ export const RAFT_DEFAULTS: RaftOptions = {
   read: "linearizable",
   clockDriftMs: 30,
   batch: true,
-  batchInflight: 2,
+  batchInflight: 16,
   maxMsgEntries: 256,
   maxMsgBytes: 1024 * 1024,
   maxInflightMsgs: 64,
