@@ -51,12 +51,7 @@ function apply(net: HandNetwork<unknown>, input: CloneInput): void {
       if (!net.isDown(input.node)) net.request(input.node, input.req);
       break;
     case "tick":
-      net.now += input.ms;
-      for (const id of net.ids) {
-        if (net.isDown(id)) continue;
-        net.core(id).tick(net.now);
-        net.flush(id);
-      }
+      net.advance(input.ms);
       break;
     case "deliver":
       for (let i = 0; i < input.count && net.deliverOne(); i++);

@@ -3,7 +3,7 @@ import { isKvError, KvError } from "./errors.js";
 import { errorReply } from "./reply.js";
 import { deepClone, fingerprint } from "./state.js";
 import type { ClientReply, ClientRequest, NodeId } from "./types.js";
-import { LIMITS, type Limits, validateRequest } from "./validate.js";
+import { validateRequest } from "./validate.js";
 
 /**
  * Outbox collects what a core produced since the last `ready()`: records to persist, messages to send (and to send
@@ -30,16 +30,6 @@ export class Outbox<M> {
 
   reply(r: ClientReply): void {
     this.replies.push(r);
-  }
-
-  /** empty is true when nothing waits to be taken. */
-  empty(): boolean {
-    return (
-      this.persist.length === 0 &&
-      this.send.length === 0 &&
-      this.sendEarly.length === 0 &&
-      this.replies.length === 0
-    );
   }
 
   take(): Ready<M> {
@@ -74,11 +64,6 @@ export abstract class CoreBase<M> implements EngineCore<M> {
   /** Engine-specific checks beyond the KV interface's (throw a KvError); none by default. */
   protected checkRequest(_req: ClientRequest): void {}
 
-  /** The limits requests are validated against; the KV interface's by default. */
-  protected limits(): Limits {
-    return LIMITS;
-  }
-
   /** What a reply from this node carries in `meta` (e.g. `{ node: id }`). */
   protected abstract meta(): ClientReply["meta"];
 
@@ -87,7 +72,7 @@ export abstract class CoreBase<M> implements EngineCore<M> {
 
   request(req: ClientRequest): void {
     try {
-      validateRequest(req, this.limits());
+      validateRequest(req);
       this.checkRequest(req);
     } catch (e) {
       if (!isKvError(e)) throw e;

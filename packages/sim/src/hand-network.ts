@@ -198,14 +198,19 @@ export class HandNetwork<M, C extends EngineCore<M> = EngineCore<M>> {
     for (let i = 0; i < max && this.deliverOne(); i++);
   }
 
-  /** tick advances every live node's clock by `ms` and settles. */
-  tick(ms: number): void {
+  /** advance moves every live node's clock on by `ms` and drains each, delivering nothing. */
+  advance(ms: number): void {
     this.now += ms;
     for (const id of this.ids) {
       if (this.down.has(id)) continue;
       this.core(id).tick(this.now);
       this.flush(id);
     }
+  }
+
+  /** tick advances every live node's clock by `ms` and settles. */
+  tick(ms: number): void {
+    this.advance(ms);
     this.settle();
   }
 

@@ -191,11 +191,8 @@ export function runTranscript<M, C extends EngineCore<M> = EngineCore<M>>(
       switch (c) {
         case "tick":
           quietNow = config.quiet !== undefined && pos[1] !== "verbose";
-          if (hold) {
-            n.now += Number(pos[0]);
-            for (const id of n.ids) if (!n.isDown(id)) n.core(id).tick(n.now);
-            for (const id of n.ids) n.flush(id);
-          } else n.runFor(Number(pos[0]));
+          if (hold) n.advance(Number(pos[0]));
+          else n.runFor(Number(pos[0]));
           break;
         case "put":
         case "get":

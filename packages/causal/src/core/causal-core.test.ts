@@ -63,16 +63,6 @@ function drop(h: Net, pred: (m: InFlight) => boolean = () => true): void {
   h.inflight = h.inflight.filter((m) => !pred(m));
 }
 
-/** tickOnly advances every live node's clock by `ms` and drains it, delivering nothing (`tick` also settles). */
-function tickOnly(h: Net, ms: number): void {
-  h.now += ms;
-  for (const id of h.ids) {
-    if (h.isDown(id)) continue;
-    h.core(id).tick(h.now);
-    h.flush(id);
-  }
-}
-
 /** converge runs `rounds` rounds of a 200 ms tick, each followed by delivering until nothing is in flight. */
 const converge = (h: Net, rounds = 20): void => h.runFor(rounds * 200, 200);
 
@@ -224,7 +214,7 @@ describe("CausalCore: catching up after a partition", () => {
     const big = "x".repeat(200 * 1024);
     for (let i = 0; i < 4; i++) call(h, "n1", { op: "put", key: `b${i}`, value: `${i}${big}` });
     drop(h);
-    tickOnly(h, 1000);
+    h.advance(1000);
     const batches = h.inflight.filter((m) => m.message.type === "writes");
     expect(batches).toHaveLength(1);
     expect(batches[0]!.message.type === "writes" && batches[0]!.message.writes.length).toBe(1);
@@ -589,7 +579,7 @@ describe("CausalCore: random runs converge", () => {
           const victim = rng.pick(h.ids);
           h.crash(victim);
           h.restart(victim);
-        } else tickOnly(h, rng.range(1, 150));
+        } else h.advance(rng.range(1, 150));
       }
       converge(h);
       const dumps = h.ids.map((n) => Object.fromEntries(h.core(n).dump()));
@@ -613,14 +603,14 @@ describe("CausalCore: cloneable state", () => {
     const w = call(a, "n2", { op: "put", key: "a", value: "2", session: { clientId: "s", seq: 1 } });
     deliver(a, writesTo("n3", "a"));
     a.request("n3", { op: "get", key: "a", session: { clientId: "s", seq: 2, token: w.token! } });
-    tickOnly(a, 50);
+    a.advance(50);
     // Mid-run: n3 buffers a write waiting for its dependency and holds a session read; writes are in flight.
     const b = a.clone();
     const script: ((h: Net) => void)[] = [
       (h) => call(h, "n3", { op: "put", key: "a", value: "3" }),
       (h) => deliver(h, writesTo("n3", "q")),
       (h) => drop(h, (m) => m.to === "n1"),
-      (h) => tickOnly(h, 150),
+      (h) => h.advance(150),
       (h) => h.settle(),
       (h) => call(h, "n1", { op: "cas", key: "a", expected: "2", value: "4" }),
       (h) => converge(h, 3),

@@ -17,6 +17,17 @@ export interface GenerateOptions {
   corruptLastRead?: boolean;
 }
 
+/** xorshift32 is the generators' seeded PRNG (Marsaglia 2003): floats in [0, 1), the same sequence everywhere. */
+function xorshift32(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
 /**
  * generateHistory simulates a linearizable register store: each process runs ops back to back; each op takes
  * effect at a random point inside its interval, in that order, on per-key registers with unique written values.
@@ -24,13 +35,7 @@ export interface GenerateOptions {
  * that need large histories; the result is linearizable unless corruptLastRead is set.
  */
 export function generateHistory(o: GenerateOptions): HistoryEvent[] {
-  let s = (o.seed ?? 1) >>> 0 || 1;
-  const rnd = (): number => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const rnd = xorshift32(o.seed ?? 1);
   const latency = o.latency ?? 10;
   const think = o.think ?? 5;
   interface G {
@@ -211,13 +216,7 @@ interface KvGenOp {
  * `staleValueFor`). Seeded and deterministic; throws if the history has no read that can be made stale.
  */
 export function generateKvHistory(o: KvHistoryOptions): KvHistoryTwins {
-  let s = (o.seed ?? 1) >>> 0 || 1;
-  const rnd = (): number => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const rnd = xorshift32(o.seed ?? 1);
   const latency = o.latency ?? 10;
   const think = o.think ?? 5;
   const stallRate = o.stallRate ?? 0.05;
